@@ -1,0 +1,87 @@
+//! Everything a record says about a change besides the item itself.
+
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
+
+use super::{EventName, StreamViewType};
+use crate::SequenceNumber;
+
+/// The `userIdentity` of a record. DynamoDB sets it only on deletes made by TTL expiry.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub struct UserIdentity {
+    /// `Service` for TTL deletes.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `dynamodb.amazonaws.com` for TTL deletes.
+    #[serde(rename = "principalId", default)]
+    pub principal_id: String,
+}
+
+impl UserIdentity {
+    /// Whether this identity is DynamoDB's TTL process.
+    pub fn is_dynamodb_service(&self) -> bool {
+        self.kind == "Service" && self.principal_id == "dynamodb.amazonaws.com"
+    }
+}
+
+/// The metadata of one stream record.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Metadata {
+    /// Position of the record in its shard; compare these, never arrival order.
+    pub sequence_number: SequenceNumber,
+    /// The record's `eventID`.
+    pub event_id: String,
+    /// What happened to the item.
+    pub event_name: EventName,
+    /// The table name parsed from `eventSourceARN`, or `None` when that is not a stream
+    /// ARN (placeholder text in hand-written payloads).
+    pub table_name: Option<String>,
+    /// The stream ARN (`eventSourceARN`) exactly as sent.
+    pub stream_arn: String,
+    /// The Region (`awsRegion`).
+    pub region: String,
+    /// When the change was written, to the second (`ApproximateCreationDateTime`), if sent.
+    pub approximate_creation_time: Option<SystemTime>,
+    /// The record's size in bytes (`SizeBytes`).
+    pub size_bytes: u64,
+    /// Which images the stream carries.
+    pub view_type: StreamViewType,
+    /// The record's `userIdentity`, present on TTL deletes.
+    pub user_identity: Option<UserIdentity>,
+}
+
+impl Metadata {
+    /// Whether this is a `REMOVE` made by DynamoDB's TTL process rather than by a user.
+    pub fn is_ttl_expiry(&self) -> bool {
+        self.event_name == EventName::Remove && self.user_identity.as_ref().is_some_and(UserIdentity::is_dynamodb_service)
+    }
+}
+
+/// Reads `ApproximateCreationDateTime`. DynamoDB sends epoch seconds to Lambda; some
+/// published samples carry milliseconds (as Kinesis Data Streams receives), so values too
+/// large to be seconds before the year 5000 are read as milliseconds.
+pub(crate) fn creation_time(value: f64) -> Option<SystemTime> {
+    const MILLIS_THRESHOLD: f64 = 100_000_000_000.0;
+    if !value.is_finite() || value < 0.0 {
+        return None;
+    }
+    let seconds = if value >= MILLIS_THRESHOLD { value / 1000.0 } else { value };
+    let whole = std::time::Duration::try_from_secs_f64(seconds).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::creation_time;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn seconds_milliseconds_and_nonsense() {
+        let at = |s: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(creation_time(1_480_642_020.0), at(1_480_642_020));
+        assert_eq!(creation_time(1_480_642_020_000.0), at(1_480_642_020));
+        assert_eq!(creation_time(-1.0), None);
+        assert_eq!(creation_time(f64::NAN), None);
+    }
+}

@@ -1,0 +1,9 @@
+//! Decode: raw records into typed changes, one record at a time.
+
+mod change;
+mod error;
+mod image;
+
+pub(crate) use change::decode_record;
+pub use error::{DecodeError, MissingImage};
+pub(crate) use image::decode_image;

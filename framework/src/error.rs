@@ -1,0 +1,90 @@
+//! What fails a whole invocation.
+
+use std::fmt;
+
+/// Any error a handler may return: it fails the change's record.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error that fails the whole invocation, so Lambda retries the whole batch.
+///
+/// Record failures are not errors: they are reported in the batch response. These are the
+/// cases where no correct partial response exists.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The payload is not a DynamoDB Streams event (not JSON, or no `Records` array).
+    NotAStreamEvent(String),
+    /// A record comes from a stream that has no route, and there is no fallback.
+    NoRoute {
+        /// The record's `eventSourceARN`.
+        stream_arn: String,
+        /// The streams the router knows (table names and ARNs).
+        known: Vec<String>,
+    },
+    /// A record failed and has no numeric sequence number to report it by: an empty or
+    /// made-up `itemIdentifier` would be misread by Lambda, so the whole batch fails.
+    Unreportable {
+        /// Position of the record in the payload's `Records` array.
+        position: usize,
+        /// Its `eventID`, if it had one.
+        event_id: Option<String>,
+        /// Why it failed.
+        failure: String,
+    },
+    /// The first record failed and [`Router::error_when_nothing_processed`](crate::Router::error_when_nothing_processed) is on.
+    NothingProcessed {
+        /// The first record's sequence number.
+        sequence_number: String,
+        /// Why it failed.
+        failure: String,
+    },
+    /// The function's configuration is invalid (an environment variable, for example).
+    Config(String),
+}
+
+impl Error {
+    /// A short name for the kind of error, used as Lambda's `errorType`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotAStreamEvent(_) => "NotAStreamEvent",
+            Self::NoRoute { .. } => "NoRoute",
+            Self::Unreportable { .. } => "UnreportableFailure",
+            Self::NothingProcessed { .. } => "NothingProcessed",
+            Self::Config(_) => "Config",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAStreamEvent(detail) => write!(f, "not a DynamoDB Streams event: {detail}"),
+            Self::NoRoute { stream_arn, known } => {
+                let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+                write!(
+                    f,
+                    "no route for stream `{stream_arn}` (routes: {known}; no fallback): the whole batch fails so \
+                     nothing is acknowledged unprocessed; add a route for this stream or a fallback"
+                )
+            }
+            Self::Unreportable { position, event_id, failure } => write!(
+                f,
+                "record {position} (eventID {}) failed and has no numeric SequenceNumber to report it by, so the whole \
+                 batch fails: {failure}",
+                event_id.as_deref().unwrap_or("missing"),
+            ),
+            Self::NothingProcessed { sequence_number, failure } => {
+                write!(f, "the first record, {sequence_number}, failed and nothing was processed: {failure}")
+            }
+            Self::Config(detail) => write!(f, "invalid configuration: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(error: Error) -> Self {
+        Self { error_type: format!("ddbstream::{}", error.kind()), error_message: error.to_string() }
+    }
+}

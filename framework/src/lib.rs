@@ -1,0 +1,98 @@
+//! Typed, ordered, loss-free DynamoDB Streams handlers for AWS Lambda.
+//!
+//! # Example
+//!
+//! Declare the item type, write an `async fn` over a typed [`Change`], register it for its
+//! stream, and run:
+//!
+//! ```no_run
+//! use ddbstream::{BoxError, Change, ChangeKind, Router};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Order {
+//!     pk: String,
+//!     amount: i64,
+//!     status: String,
+//! }
+//!
+//! async fn on_order(change: Change<Order>) -> Result<(), BoxError> {
+//!     match &change.kind {
+//!         ChangeKind::Insert { new: Some(order) } => println!("new order {} for {}", order.pk, order.amount),
+//!         ChangeKind::Modify { old: Some(old), new: Some(new) } if old.status != new.status => {
+//!             println!("order {} is now {}", new.pk, new.status)
+//!         }
+//!         ChangeKind::Remove { .. } if change.is_ttl_expiry() => println!("order expired"),
+//!         _ => {}
+//!     }
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     Router::new().stream("Orders", on_order).run().await
+//! }
+//! ```
+//!
+//! # What the framework guarantees
+//!
+//! - **Stream order.** Records are processed in ascending sequence number, compared as
+//!   numbers ([`SequenceNumber`]), whatever order the payload lists them in.
+//! - **Stop at the first failure.** When a record fails (handler error, panic, a record or
+//!   image that does not decode, the deadline margin), no later record is started and the
+//!   response names that record's sequence number as the single `batchItemFailures` entry:
+//!   Lambda checkpoints there and redelivers it and everything after it. Nothing is
+//!   acknowledged that was not processed.
+//! - **One bad record fails alone.** The envelope is parsed leniently and each record on
+//!   its own; a malformed record fails as that record, with an error naming the field.
+//! - **Loud when unsure.** A payload that is not a stream event, a record from a stream with
+//!   no route, or a failed record with no numeric sequence number fails the whole
+//!   invocation ([`Error`]), never a guessed response.
+//! - **Panics contained, deadline kept.** A handler's panic fails its record; a handler still
+//!   running at the deadline margin is abandoned and its record reported, so the response
+//!   always reaches Lambda before its timeout.
+//!
+//! # Routing
+//!
+//! A [`Router`] holds one route per stream, by table name or stream ARN, and an optional
+//! fallback. A route is a plain record handler, or one built with [`each`] (per change) or
+//! [`batch`] (all changes at once), optionally filtered by event name or predicate.
+//!
+//! # Testing without Lambda
+//!
+//! [`Router::handle`] takes the event bytes and a [`Context`] and returns the response:
+//!
+//! ```
+//! # use ddbstream::{BoxError, Change, Context, Router};
+//! # async fn on_order(_: Change<serde_dynamo::Item>) -> Result<(), BoxError> { Ok(()) }
+//! # tokio_test_block_on(async {
+//! let router = Router::new().stream("Orders", on_order);
+//! let event = br#"{"Records": []}"#;
+//! let response = router.handle(event, &Context::default()).await.unwrap();
+//! assert!(response.batch_item_failures.is_empty());
+//! # });
+//! # fn tokio_test_block_on(f: impl std::future::Future<Output = ()>) {
+//! #     tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+mod change;
+mod decode;
+mod error;
+mod handler;
+mod payload;
+mod process;
+mod response;
+mod route;
+mod runtime;
+
+pub use change::{Change, ChangeKind, EventName, Metadata, StreamViewType, UserIdentity};
+pub use decode::{DecodeError, MissingImage};
+pub use error::{BoxError, Error};
+pub use handler::{BatchFailure, BatchHandler, RecordHandler};
+pub use lambda_runtime::Context;
+pub use payload::{SequenceNumber, StreamArn};
+pub use route::{batch, each, Batch, Each, IntoRoute, Route, Router};
+pub use route::router::DEFAULT_DEADLINE_MARGIN;
+pub use runtime::DEADLINE_MARGIN_ENV;
+pub use serde_dynamo::Item;

@@ -1,0 +1,61 @@
+//! The outer shape of a Lambda event: `{"Records": [...]}`, each record left unparsed.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::Error;
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Option<Vec<&'a RawValue>>,
+}
+
+/// Splits a payload into its records without looking inside them, so that one malformed
+/// record fails alone instead of failing the batch. Unknown top-level fields (tumbling
+/// window state, for example) are ignored.
+pub(crate) fn split_records(payload: &[u8]) -> Result<Vec<&RawValue>, Error> {
+    let envelope: Envelope<'_> =
+        serde_json::from_slice(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
+    envelope
+        .records
+        .ok_or_else(|| Error::NotAStreamEvent("the payload has no `Records` array".into()))
+}
+
+fn describe(payload: &[u8], err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Data => match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
+            Ok(_) => format!("the payload is JSON but not a stream event ({err})"),
+            Err(inner) => format!("the payload is not valid JSON ({inner})"),
+        },
+        Category::Eof | Category::Syntax | Category::Io => format!("the payload is not valid JSON ({err})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_records;
+
+    #[test]
+    fn keeps_each_record_raw() {
+        let records = split_records(br#"{"Records":[{"a":1}, 7, "x"], "window": {}}"#);
+        let records = records.map(|r| r.iter().map(|r| r.get().to_owned()).collect::<Vec<_>>());
+        assert_eq!(records.ok(), Some(vec![r#"{"a":1}"#.to_owned(), "7".to_owned(), r#""x""#.to_owned()]));
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        let cases: [(&[u8], &str); 5] = [
+            (b"{\"Records\": [", "not valid JSON"),
+            (b"hello", "not valid JSON"),
+            (b"{\"eventName\":\"INSERT\"}", "no `Records` array"),
+            (b"[1,2]", "JSON but not a stream event"),
+            (b"{\"Records\": 5}", "JSON but not a stream event"),
+        ];
+        for (payload, expected) in cases {
+            let message = split_records(payload).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains(expected), "{message:?} should contain {expected:?}");
+        }
+    }
+}

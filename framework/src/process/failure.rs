@@ -1,0 +1,39 @@
+//! Why a record failed.
+
+use std::fmt;
+
+use crate::{BoxError, DecodeError};
+
+/// The reason a record is reported as a batch item failure.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The record, or an image, does not fit.
+    Decode(DecodeError),
+    /// The handler returned an error.
+    Handler(BoxError),
+    /// The handler panicked; the panic message.
+    Panic(String),
+    /// The deadline margin was reached before the record started.
+    NotStarted,
+    /// The handler was still running when the deadline margin was reached.
+    Abandoned,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Decode(err) => write!(f, "does not decode: {err}"),
+            Self::Handler(err) => write!(f, "handler error: {err}"),
+            Self::Panic(message) => write!(f, "handler panicked: {message}"),
+            Self::NotStarted => f.write_str("not started: the invocation's deadline margin was reached"),
+            Self::Abandoned => f.write_str("abandoned: the handler was still running when the deadline margin was reached"),
+        }
+    }
+}
+
+/// A failure at `index` within the records handed to a route.
+#[derive(Debug)]
+pub(crate) struct SegmentFailure {
+    pub(crate) index: usize,
+    pub(crate) failure: Failure,
+}

@@ -1,0 +1,42 @@
+//! The answer Lambda reads: which record to retry from, if any.
+
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+
+use crate::process::Outcome;
+use crate::Error;
+
+/// Turns a batch outcome into the response: empty `batchItemFailures` when everything was
+/// processed, otherwise exactly one entry, the sequence number of the first failed record,
+/// from which Lambda redelivers.
+pub(crate) fn respond(outcome: Outcome<'_>, error_when_nothing_processed: bool) -> Result<DynamoDbEventResponse, Error> {
+    let (record, failure, processed) = match outcome {
+        Outcome::Completed { records } => {
+            tracing::info!(records, "batch processed");
+            return Ok(DynamoDbEventResponse::default());
+        }
+        Outcome::Stopped { record, failure, processed } => (record, failure, processed),
+    };
+    let Some(sequence_number) = record.sequence_number().filter(|s| s.is_numeric()) else {
+        let error = Error::Unreportable {
+            position: record.position,
+            event_id: record.event_id().map(str::to_owned),
+            failure: failure.to_string(),
+        };
+        tracing::error!(%error, "failing the whole batch");
+        return Err(error);
+    };
+    tracing::warn!(
+        sequence_number = sequence_number.as_str(),
+        processed,
+        %failure,
+        "record failed; Lambda will retry from it"
+    );
+    if processed == 0 && error_when_nothing_processed {
+        return Err(Error::NothingProcessed { sequence_number: sequence_number.to_string(), failure: failure.to_string() });
+    }
+    let mut item = DynamoDbBatchItemFailure::default();
+    item.item_identifier = Some(sequence_number.to_string());
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures.push(item);
+    Ok(response)
+}

@@ -1,0 +1,121 @@
+//! A route that calls its handler once with all the changes of a batch.
+
+use std::marker::PhantomData;
+
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use super::{ErasedRoute, Filter, IntoRoute, Route};
+use crate::decode::decode_record;
+use crate::payload::RawRecord;
+use crate::process::{guarded, record_span, Deadline, Failure, SegmentFailure};
+use crate::{BatchFailure, BatchHandler, Change, EventName};
+
+/// A whole-batch route with optional filters; build it with [`batch`].
+pub struct Batch<H, T, K> {
+    handler: H,
+    filter: Filter<T, K>,
+    _types: PhantomData<fn() -> (T, K)>,
+}
+
+/// Calls `handler` once with the batch's changes in stream order.
+///
+/// Changes are decoded first; if one does not decode, the handler receives the changes
+/// before it and that record is reported. If the handler fails at index `i`, the changes
+/// before `i` count as processed.
+///
+/// ```
+/// use ddbstream::{batch, BatchFailure, Change, Router};
+/// # #[derive(serde::Deserialize)] struct Order { pk: String }
+/// async fn archive(changes: Vec<Change<Order>>) -> Result<(), BatchFailure> {
+///     for (i, change) in changes.iter().enumerate() {
+///         if change.new_image().is_some_and(|o| o.pk.is_empty()) {
+///             return Err(BatchFailure::at(i, "empty key"));
+///         }
+///     }
+///     Ok(())
+/// }
+/// let router = Router::new().stream("Orders", batch(archive));
+/// ```
+pub fn batch<H, T, K>(handler: H) -> Batch<H, T, K>
+where
+    H: BatchHandler<T, K>,
+{
+    Batch { handler, filter: Filter::default(), _types: PhantomData }
+}
+
+impl<H, T, K> Batch<H, T, K> {
+    /// Only these event names reach the handler; others count as processed.
+    pub fn only(mut self, events: impl IntoIterator<Item = EventName>) -> Self {
+        self.filter.only(events);
+        self
+    }
+
+    /// Only changes for which `predicate` holds reach the handler; others count as processed.
+    pub fn filter(mut self, predicate: impl Fn(&Change<T, K>) -> bool + Send + Sync + 'static) -> Self {
+        self.filter.add(predicate);
+        self
+    }
+}
+
+impl<H, T, K> ErasedRoute for Batch<H, T, K>
+where
+    H: BatchHandler<T, K>,
+    T: DeserializeOwned + Send + 'static,
+    K: DeserializeOwned + Send + 'static,
+{
+    fn process<'a>(&'a self, records: &'a [RawRecord<'a>], deadline: &'a Deadline) -> BoxFuture<'a, Option<SegmentFailure>> {
+        Box::pin(async move {
+            let mut changes = Vec::with_capacity(records.len());
+            let mut positions = Vec::with_capacity(records.len());
+            let mut undecodable = None;
+            for (index, record) in records.iter().enumerate() {
+                let _span = record_span(record).entered();
+                if !self.filter.accepts_event(record.event_name()) {
+                    continue;
+                }
+                match decode_record::<T, K>(record) {
+                    Ok(change) if self.filter.accepts(&change) => {
+                        changes.push(change);
+                        positions.push(index);
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "record does not decode; the batch handler gets the records before it");
+                        undecodable = Some(SegmentFailure { index, failure: Failure::Decode(error) });
+                        break;
+                    }
+                }
+            }
+            let Some(&first) = positions.first() else { return undecodable };
+            if deadline.expired() {
+                return Some(SegmentFailure { index: first, failure: Failure::NotStarted });
+            }
+            let span = tracing::info_span!("batch", changes = changes.len());
+            let result = guarded(async { self.handler.call(changes).await }, deadline).instrument(span).await;
+            match result {
+                Ok(Ok(())) => undecodable,
+                Ok(Err(BatchFailure { index, error })) => {
+                    let at = positions.get(index).copied().unwrap_or_else(|| {
+                        tracing::warn!(index, "batch handler named a change past the end; the whole batch is retried");
+                        first
+                    });
+                    Some(SegmentFailure { index: at, failure: Failure::Handler(error) })
+                }
+                Err(failure) => Some(SegmentFailure { index: first, failure }),
+            }
+        })
+    }
+}
+
+impl<H, T, K> IntoRoute<()> for Batch<H, T, K>
+where
+    H: BatchHandler<T, K>,
+    T: DeserializeOwned + Send + 'static,
+    K: DeserializeOwned + Send + 'static,
+{
+    fn into_route(self) -> Route {
+        Route { inner: Box::new(self) }
+    }
+}

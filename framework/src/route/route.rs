@@ -1,0 +1,39 @@
+//! What the router holds for each stream: a type-erased route.
+
+use futures_util::future::BoxFuture;
+
+use crate::payload::RawRecord;
+use crate::process::{Deadline, SegmentFailure};
+
+/// Processes a run of records of one route, in order, stopping at the first failure.
+pub(crate) trait ErasedRoute: Send + Sync {
+    fn process<'a>(
+        &'a self,
+        records: &'a [RawRecord<'a>],
+        deadline: &'a Deadline,
+    ) -> BoxFuture<'a, Option<SegmentFailure>>;
+}
+
+/// A handler ready to be registered on a [`Router`](crate::Router): made from an
+/// `async fn` directly, or from [`each`](crate::each) / [`batch`](crate::batch) with filters.
+pub struct Route {
+    pub(crate) inner: Box<dyn ErasedRoute>,
+}
+
+/// Anything [`Router::stream`](crate::Router::stream) accepts: a record handler
+/// (`async fn(Change<T, K>) -> Result<(), E>`), or a route built with [`each`](crate::each)
+/// or [`batch`](crate::batch). `M` only tells the implementations apart.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a route",
+    note = "pass an `async fn(Change<T, K>) -> Result<(), E>`, or `ddbstream::each(f)` / `ddbstream::batch(f)`"
+)]
+pub trait IntoRoute<M> {
+    /// Turns it into a route.
+    fn into_route(self) -> Route;
+}
+
+impl IntoRoute<()> for Route {
+    fn into_route(self) -> Route {
+        self
+    }
+}

@@ -1,0 +1,158 @@
+//! The router: one route per stream, an optional fallback, and the options that govern a
+//! batch.
+
+use std::time::Duration;
+
+use aws_lambda_events::streams::DynamoDbEventResponse;
+use lambda_runtime::Context;
+use serde::Serialize;
+use tracing::Instrument;
+
+use super::{ErasedRoute, IntoRoute};
+use crate::payload::{RawRecord, StreamArn};
+use crate::process::{process, Deadline};
+use crate::response::respond;
+use crate::Error;
+
+/// The default time kept in hand before the invocation deadline: records stop starting,
+/// and a running handler is abandoned, this long before Lambda would time out.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
+
+/// Routes each record of a DynamoDB Streams batch to the handler registered for its stream,
+/// in stream order, and reports the first failure by sequence number.
+///
+/// ```
+/// use ddbstream::{Change, Router};
+/// # #[derive(serde::Deserialize)] struct Order {}
+/// # #[derive(serde::Deserialize)] struct Customer {}
+/// async fn on_order(change: Change<Order>) -> Result<(), ddbstream::BoxError> { Ok(()) }
+/// async fn on_customer(change: Change<Customer>) -> Result<(), ddbstream::BoxError> { Ok(()) }
+///
+/// let router = Router::new()
+///     .stream("Orders", on_order)
+///     .stream("arn:aws:dynamodb:eu-west-1:123456789012:table/Customers/stream/2024-01-01T00:00:00.000", on_customer);
+/// ```
+pub struct Router {
+    routes: Vec<Box<dyn ErasedRoute>>,
+    by_arn: Vec<(String, usize)>,
+    by_table: Vec<(String, usize)>,
+    fallback: Option<usize>,
+    pub(crate) deadline_margin: Option<Duration>,
+    error_when_nothing_processed: bool,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Router {
+    /// A router with no routes.
+    pub fn new() -> Self {
+        Self {
+            routes: Vec::new(),
+            by_arn: Vec::new(),
+            by_table: Vec::new(),
+            fallback: None,
+            deadline_margin: None,
+            error_when_nothing_processed: false,
+        }
+    }
+
+    /// Registers the handler for one stream, named by its table (`"Orders"`) or by its
+    /// full stream ARN (`"arn:aws:dynamodb:...:table/Orders/stream/..."`). An ARN route wins
+    /// over a table route for the same stream.
+    ///
+    /// # Panics
+    /// If the stream already has a route: one stream, one handler.
+    #[track_caller]
+    pub fn stream<M>(mut self, stream: &str, route: impl IntoRoute<M>) -> Self {
+        let index = self.routes.len();
+        let (routes, kind) = if stream.starts_with("arn:") {
+            (&mut self.by_arn, "ARN")
+        } else {
+            (&mut self.by_table, "table")
+        };
+        assert!(
+            routes.iter().all(|(name, _)| name != stream),
+            "stream {kind} `{stream}` already has a route: register one handler per stream"
+        );
+        routes.push((stream.to_owned(), index));
+        self.routes.push(route.into_route().inner);
+        self
+    }
+
+    /// Registers the handler for records of every stream that has no route of its own.
+    /// Without a fallback such a batch fails as a whole.
+    ///
+    /// # Panics
+    /// If a fallback is already registered.
+    #[track_caller]
+    pub fn fallback<M>(mut self, route: impl IntoRoute<M>) -> Self {
+        assert!(self.fallback.is_none(), "the router already has a fallback route");
+        self.fallback = Some(self.routes.len());
+        self.routes.push(route.into_route().inner);
+        self
+    }
+
+    /// How long before the invocation deadline to stop: no record starts after that, a
+    /// handler still running then is abandoned, and its record is reported. Default
+    /// [`DEFAULT_DEADLINE_MARGIN`], or `DDBSTREAM_DEADLINE_MARGIN_MS` when run on Lambda.
+    pub fn deadline_margin(mut self, margin: Duration) -> Self {
+        self.deadline_margin = Some(margin);
+        self
+    }
+
+    /// When the first record of a batch fails (so nothing was processed), return an
+    /// invocation error instead of a partial response. Lambda then counts a function error,
+    /// which is what lets `BisectBatchOnFunctionError` split the batch. Off by default.
+    pub fn error_when_nothing_processed(mut self, enabled: bool) -> Self {
+        self.error_when_nothing_processed = enabled;
+        self
+    }
+
+    /// Processes a payload as Lambda would deliver it: the raw event bytes and the
+    /// invocation's context. This is what [`run`](Self::run) calls; tests call it directly.
+    ///
+    /// A context deadline of 0 (as in `Context::default()`) means no deadline.
+    pub async fn handle(&self, payload: &[u8], context: &Context) -> Result<DynamoDbEventResponse, Error> {
+        let span = tracing::info_span!("invocation", request_id = %context.request_id);
+        async {
+            let deadline = Deadline::new(context.deadline, self.deadline_margin.unwrap_or(DEFAULT_DEADLINE_MARGIN));
+            let outcome = process(self, payload, &deadline).await?;
+            respond(outcome, self.error_when_nothing_processed)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Processes an event given as a value (an `aws_lambda_events` event, a
+    /// `serde_json::Value`, a test kit's event): serialized, then handled as by
+    /// [`handle`](Self::handle).
+    pub async fn handle_event<E: Serialize>(&self, event: &E, context: &Context) -> Result<DynamoDbEventResponse, Error> {
+        let payload = serde_json::to_vec(event).map_err(|err| Error::NotAStreamEvent(format!("the event does not serialize: {err}")))?;
+        self.handle(&payload, context).await
+    }
+
+    /// The route for a record: `Ok(None)` for a record too malformed to name its stream
+    /// (it fails where it stands), an error for a stream nobody handles.
+    pub(crate) fn resolve(&self, record: &RawRecord<'_>) -> Result<Option<usize>, Error> {
+        let Some(arn) = record.event_source_arn() else { return Ok(None) };
+        let by_arn = self.by_arn.iter().find(|(name, _)| name == arn);
+        let table = StreamArn::parse(arn).map(|parsed| parsed.table);
+        let by_table = || self.by_table.iter().find(|(name, _)| Some(name.as_str()) == table);
+        match by_arn.or_else(by_table).map(|(_, index)| *index).or(self.fallback) {
+            Some(index) => Ok(Some(index)),
+            None => Err(Error::NoRoute { stream_arn: arn.to_owned(), known: self.known_routes() }),
+        }
+    }
+
+    pub(crate) fn route(&self, index: usize) -> &dyn ErasedRoute {
+        self.routes[index].as_ref()
+    }
+
+    fn known_routes(&self) -> Vec<String> {
+        self.by_arn.iter().chain(&self.by_table).map(|(name, _)| name.clone()).collect()
+    }
+}
