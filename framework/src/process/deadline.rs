@@ -13,14 +13,20 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
-    /// From the Lambda context's deadline (epoch milliseconds). A deadline of 0, as in
-    /// `Context::default()`, means none is known: records are never cut short.
+    /// From the Lambda context's deadline. Lambda sends epoch milliseconds. A deadline of 0,
+    /// as in `Context::default()`, means none is known: records are never cut short. A value
+    /// too small to be an epoch timestamp (before 2001) is a time budget from now: that is
+    /// what `cargo lambda watch`'s emulator sends (600000, ten minutes).
     pub(crate) fn new(deadline_ms: u64, margin: Duration) -> Self {
-        if deadline_ms == 0 {
-            return Self { cutoff: None };
-        }
-        let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
-        let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+        const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+        let remaining = match deadline_ms {
+            0 => return Self { cutoff: None },
+            budget if budget < EPOCH_MS_FLOOR => Duration::from_millis(budget),
+            epoch => {
+                let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(epoch);
+                deadline.duration_since(SystemTime::now()).unwrap_or_default()
+            }
+        };
         Self { cutoff: Some(Instant::now() + remaining.saturating_sub(margin)) }
     }
 
@@ -59,6 +65,12 @@ mod tests {
     async fn margin_is_taken_off_the_deadline() {
         assert!(Deadline::new(in_ms(500), Duration::from_secs(1)).expired());
         assert!(!Deadline::new(in_ms(60_000), Duration::from_secs(1)).expired());
+    }
+
+    #[tokio::test]
+    async fn a_small_deadline_is_a_budget_from_now() {
+        assert!(!Deadline::new(600_000, Duration::from_secs(1)).expired());
+        assert!(Deadline::new(500, Duration::from_secs(1)).expired());
     }
 
     #[tokio::test]

@@ -117,7 +117,7 @@ impl Router {
     ///
     /// A context deadline of 0 (as in `Context::default()`) means no deadline.
     pub async fn handle(&self, payload: &[u8], context: &Context) -> Result<DynamoDbEventResponse, Error> {
-        let span = tracing::info_span!("invocation", request_id = %context.request_id);
+        let span = tracing::info_span!("invocation", request_id = %context.request_id, deadline_ms = context.deadline);
         async {
             let deadline = Deadline::new(context.deadline, self.deadline_margin.unwrap_or(DEFAULT_DEADLINE_MARGIN));
             let outcome = process(self, payload, &deadline).await?;

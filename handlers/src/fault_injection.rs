@@ -1,0 +1,107 @@
+//! A function for trying the framework's failure handling from the outside.
+//!
+//! - Stream of table `Orders`: a typed route over [`Order`] keyed by [`OrderKey`]; inserts
+//!   and modifies need the new image, removes need only the key (and use the old image
+//!   when the stream carries it).
+//! - Every other stream: a fallback route over untyped items.
+//!
+//! On both, per record, from the image (new, or old for removes): fail when attribute
+//! `fail` is `true` (BOOL), panic when `panic` is `true`, sleep `sleep_ms` (N) milliseconds
+//! before succeeding.
+
+use std::time::Duration;
+
+use ddbstream::{BoxError, Change, Item, Router};
+use serde::Deserialize;
+use serde_dynamo::AttributeValue;
+
+/// The typed item of the `Orders` table. Attributes not named here are ignored.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Order {
+    /// Partition key.
+    pub pk: String,
+    /// Order amount in cents.
+    pub amount: i64,
+    /// Order status.
+    pub status: String,
+    /// Fault switches read from the same image.
+    #[serde(flatten)]
+    pub faults: Faults,
+}
+
+/// The key of the `Orders` table.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct OrderKey {
+    /// Partition key.
+    pub pk: String,
+}
+
+/// What a record asks the function to do wrong.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Faults {
+    /// Return an error.
+    #[serde(default)]
+    pub fail: bool,
+    /// Panic.
+    #[serde(default)]
+    pub panic: bool,
+    /// Sleep this long before succeeding.
+    #[serde(default)]
+    pub sleep_ms: u64,
+}
+
+impl Faults {
+    /// Reads the switches from an untyped image; a switch of the wrong type is an error.
+    pub fn from_item(item: &Item) -> Result<Self, BoxError> {
+        let flag = |name: &str| match item.get(name) {
+            None => Ok(false),
+            Some(AttributeValue::Bool(value)) => Ok(*value),
+            Some(_) => Err(format!("attribute `{name}` must be a BOOL")),
+        };
+        let sleep_ms = match item.get("sleep_ms") {
+            None => 0,
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| "attribute `sleep_ms` must be a whole number of milliseconds")?,
+            Some(_) => return Err("attribute `sleep_ms` must be an N".into()),
+        };
+        Ok(Self { fail: flag("fail")?, panic: flag("panic")?, sleep_ms })
+    }
+
+    /// Does what the switches say.
+    pub async fn apply(&self, what: &str) -> Result<(), BoxError> {
+        if self.panic {
+            panic!("fault injection: `panic` is set on {what}");
+        }
+        if self.fail {
+            return Err(format!("fault injection: `fail` is set on {what}").into());
+        }
+        if self.sleep_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;
+        }
+        Ok(())
+    }
+}
+
+/// The `Orders` route.
+pub async fn on_order(change: Change<Order, OrderKey>) -> Result<(), BoxError> {
+    let what = format!("order {}", change.keys.pk);
+    let faults = match change.event_name() {
+        ddbstream::EventName::Remove => change.old_image().map(|order| order.faults.clone()).unwrap_or_default(),
+        _ => change.require_new()?.faults.clone(),
+    };
+    faults.apply(&what).await
+}
+
+/// The fallback route: any other stream, untyped.
+pub async fn on_other(change: Change<Item>) -> Result<(), BoxError> {
+    let image = match change.event_name() {
+        ddbstream::EventName::Remove => change.old_image(),
+        _ => change.new_image(),
+    };
+    let faults = image.map(Faults::from_item).transpose()?.unwrap_or_default();
+    faults.apply(&format!("record {}", change.sequence_number())).await
+}
+
+/// The function's router.
+pub fn router() -> Router {
+    Router::new().stream("Orders", on_order).fallback(on_other)
+}
