@@ -27,29 +27,7 @@ FUNCTION = "fault-injection"
 MARGIN_MS = 598_000  # of the emulator's 600_000 ms budget: 2 s left per invocation
 
 
-def failures(*sequence_numbers):
-    return {"batchItemFailures": [{"itemIdentifier": s} for s in sequence_numbers]}
-
-
-# fixture -> expected response, or ("error", errorType)
-CASES = {
-    "orders-insert.json": failures(),
-    "orders-modify.json": failures(),
-    "orders-remove-ttl.json": failures(),
-    "orders-keys-only.json": failures("4421584500000000017450439401"),  # insert needs NewImage
-    "orders-new-image.json": failures(),
-    "orders-old-image.json": failures("4421584500000000017450439401"),  # insert carries no NewImage
-    "orders-out-of-order.json": failures(),
-    "fault-fail-second.json": failures("4421584500000000017450439502"),
-    "fault-fail-first.json": failures("4421584500000000017450439511"),
-    "fault-panic.json": failures("4421584500000000017450439602"),
-    "fault-sleep.json": failures("4421584500000000017450439702"),
-    "fault-undecodable-image.json": failures("4421584500000000017450439802"),
-    "fault-malformed-record.json": failures("4421584500000000017450439803"),
-    "customers-fallback.json": failures("4421584500000000017450440002"),
-    "fault-missing-sequence-number.json": ("error", "ddbstream::UnreportableFailure"),
-    "not-a-stream-event.json": ("error", "ddbstream::NotAStreamEvent"),
-}
+EXPECTED = json.loads((ROOT / "tests" / "fault-injection-expected.json").read_text())
 
 
 def free_port():
@@ -104,13 +82,13 @@ def main():
                 return 1
             time.sleep(2)
 
-        for fixture, expected in CASES.items():
+        for fixture, expected in EXPECTED["responses"].items():
             code, out, err = invoke(port, FIXTURES / fixture)
-            if isinstance(expected, tuple):
-                check(fixture, code != 0 and expected[1] in err, f"expected invocation error {expected[1]}, got rc={code} {out}{err}")
-            else:
-                got = parse_ok(out) if code == 0 else None
-                check(fixture, got == expected, f"expected {json.dumps(expected)}, got rc={code} {out}{err}")
+            got = parse_ok(out) if code == 0 else None
+            check(fixture, got == expected, f"expected {json.dumps(expected)}, got rc={code} {out}{err}")
+        for fixture, error_type in EXPECTED["errors"].items():
+            code, out, err = invoke(port, FIXTURES / fixture)
+            check(fixture, code != 0 and error_type in err, f"expected invocation error {error_type}, got rc={code} {out}{err}")
 
         log.flush()
         restarts = log_path.read_text().count("command exited")

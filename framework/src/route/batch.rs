@@ -77,6 +77,7 @@ where
                 }
                 match decode_record::<T, K>(record) {
                     Ok(change) if self.filter.accepts(&change) => {
+                        tracing::debug!("record decoded for the batch handler");
                         changes.push(change);
                         positions.push(index);
                     }

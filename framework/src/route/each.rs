@@ -94,7 +94,9 @@ where
             tracing::debug!("filtered out by predicate");
             return Ok(());
         }
-        guarded(async { self.handler.call(change).await }, deadline).await?.map_err(Failure::Handler)
+        guarded(async { self.handler.call(change).await }, deadline).await?.map_err(Failure::Handler)?;
+        tracing::debug!("record processed");
+        Ok(())
     }
 }
 

@@ -1,0 +1,145 @@
+//! Routing by table and ARN, fallbacks, filters, and batch handlers.
+
+use ddbstream::{batch, each, BatchFailure, BoxError, Change, Context, Error, EventName, Item, Router};
+use serde::Deserialize;
+use workspace_tests::{expected, fixture, respond, CallLog};
+
+const ORDERS_ARN: &str = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/2026-11-01T09:30:15.123";
+
+#[derive(Debug, Deserialize)]
+struct Order {
+    amount: i64,
+    #[serde(default)]
+    fail: bool,
+}
+
+fn recorder<T: 'static>(log: &CallLog, tag: &'static str) -> impl Fn(Change<T>) -> std::future::Ready<Result<(), BoxError>> {
+    let log = log.clone();
+    move |change: Change<T>| {
+        log.push(format!("{tag}:{}", change.sequence_number()));
+        std::future::ready(Ok(()))
+    }
+}
+
+fn seq(suffix: &str) -> String {
+    format!("44215845000000000174504{suffix}")
+}
+
+#[tokio::test]
+async fn a_stream_without_a_route_fails_the_batch_naming_the_arn_and_the_routes() {
+    let log = CallLog::default();
+    let router = Router::new().stream("Orders", recorder::<Item>(&log, "orders")).stream("Invoices", recorder::<Item>(&log, "inv"));
+    let result = respond(&router, &fixture("customers-fallback.json"), &Context::default()).await;
+    let Err(error @ Error::NoRoute { .. }) = result else { panic!("expected NoRoute, got {result:?}") };
+    let message = error.to_string();
+    assert!(message.contains("table/Customers/stream/2026-11-01T09:30:15.123"), "{message}");
+    assert!(message.contains("routes: Orders, Invoices; no fallback"), "{message}");
+    assert!(log.entries().is_empty());
+}
+
+#[tokio::test]
+async fn a_fallback_takes_the_streams_nobody_routes() {
+    let log = CallLog::default();
+    let router = Router::new().stream("Orders", recorder::<Item>(&log, "orders")).fallback(recorder::<Item>(&log, "other"));
+    let response = respond(&router, &fixture("customers-fallback.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)));
+    assert_eq!(log.entries(), [format!("other:{}", seq("40001")), format!("other:{}", seq("40002"))]);
+}
+
+#[tokio::test]
+async fn an_arn_route_wins_over_a_table_route() {
+    let log = CallLog::default();
+    let router = Router::new().stream("Orders", recorder::<Item>(&log, "table")).stream(ORDERS_ARN, recorder::<Item>(&log, "arn"));
+    let response = respond(&router, &fixture("orders-modify.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)));
+    assert_eq!(log.entries(), [format!("arn:{}", seq("39201"))]);
+}
+
+#[test]
+#[should_panic(expected = "stream table `Orders` already has a route")]
+fn one_stream_gets_one_handler() {
+    let log = CallLog::default();
+    let _ = Router::new().stream("Orders", recorder::<Item>(&log, "a")).stream("Orders", recorder::<Item>(&log, "b"));
+}
+
+#[tokio::test]
+async fn filtered_out_records_count_as_processed() {
+    let log = CallLog::default();
+    let only_inserts = Router::new().stream("Orders", each(recorder::<Order>(&log, "i")).only([EventName::Insert]));
+    let response = respond(&only_inserts, &fixture("orders-new-image.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)));
+    assert_eq!(log.entries(), [format!("i:{}", seq("39401"))]);
+
+    let log = CallLog::default();
+    let big = Router::new()
+        .stream("Orders", each(recorder::<Order>(&log, "big")).filter(|c| c.new_image().is_some_and(|o| o.amount > 120)));
+    let response = respond(&big, &fixture("orders-new-image.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)));
+    assert_eq!(log.entries(), [format!("big:{}", seq("39402"))]);
+
+    // A record that would fail, filtered out, is acknowledged as processed.
+    let log = CallLog::default();
+    let healthy = Router::new().stream("Orders", each(recorder::<Order>(&log, "ok")).filter(|c| !c.new_image().is_some_and(|o| o.fail)));
+    let response = respond(&healthy, &fixture("fault-fail-second.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)));
+    assert_eq!(log.entries(), [format!("ok:{}", seq("39501")), format!("ok:{}", seq("39503"))]);
+}
+
+/// A batch handler that records what it received and fails at the first `fail` order.
+fn batch_router(log: &CallLog) -> Router {
+    let log = log.clone();
+    Router::new().stream(
+        "Orders",
+        batch(move |changes: Vec<Change<Order>>| {
+            let log = log.clone();
+            async move {
+                log.push(changes.iter().map(|c| c.sequence_number().to_string()).collect::<Vec<_>>().join(","));
+                match changes.iter().position(|c| c.new_image().is_some_and(|o| o.fail)) {
+                    Some(index) => Err(BatchFailure::at(index, "refused")),
+                    None => Ok(()),
+                }
+            }
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_batch_handler_gets_every_change_in_order_and_names_the_first_failure() {
+    let log = CallLog::default();
+    let response = respond(&batch_router(&log), &fixture("fault-fail-second.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(Some(&seq("39502")))));
+    assert_eq!(log.entries(), [[seq("39501"), seq("39502"), seq("39503")].join(",")]);
+
+    let log = CallLog::default();
+    let response = respond(&batch_router(&log), &fixture("orders-out-of-order.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)));
+    assert_eq!(
+        log.entries(),
+        ["100000000000000000002,900000000000000000001,99999999999999999999999,1000000000000000000000000000000000000000"]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_handler_gets_the_changes_before_an_undecodable_record() {
+    let log = CallLog::default();
+    let response = respond(&batch_router(&log), &fixture("fault-undecodable-image.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(Some(&seq("39802")))));
+    assert_eq!(log.entries(), [seq("39801")]);
+}
+
+#[tokio::test]
+async fn a_batch_handler_that_panics_or_names_a_bad_index_fails_from_the_start() {
+    let panicking = Router::new().stream(
+        "Orders",
+        batch(|_: Vec<Change<Order>>| async { panic!("batch handler blew up") }),
+    );
+    let response = respond(&panicking, &fixture("orders-insert.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(Some(&seq("39101")))));
+
+    let out_of_range = Router::new().stream(
+        "Orders",
+        batch(|_: Vec<Change<Order>>| async { Err(BatchFailure::at(99, "somewhere")) }),
+    );
+    let response = respond(&out_of_range, &fixture("orders-insert.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(Some(&seq("39101")))));
+}

@@ -1,0 +1,86 @@
+//! Helpers shared by the workspace tests: fixtures, contexts, responses as JSON, a call
+//! log, and captured logs.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ddbstream::{Context, Error, Router};
+
+/// The canned payloads directory.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// A fixture's bytes; a missing fixture is a test failure naming it.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixtures_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|err| panic!("fixture {}: {err}", path.display()))
+}
+
+/// A context whose deadline is `budget` from now (epoch milliseconds, as Lambda sends).
+pub fn context_with_budget(budget: Duration) -> Context {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut context = Context::default();
+    context.request_id = "test-request".into();
+    context.deadline = u64::try_from((now + budget).as_millis()).unwrap_or(u64::MAX);
+    context
+}
+
+/// Runs a payload through a router; the response as compact JSON, or the error.
+pub async fn respond(router: &Router, payload: &[u8], context: &Context) -> Result<String, Error> {
+    let response = router.handle(payload, context).await?;
+    Ok(serde_json::to_string(&response).unwrap_or_else(|err| panic!("response does not serialize: {err}")))
+}
+
+/// The exact response JSON for a batch whose first failure is `sequence_number`, or for
+/// a fully processed batch (`None`).
+pub fn expected(sequence_number: Option<&str>) -> String {
+    match sequence_number {
+        Some(s) => format!(r#"{{"batchItemFailures":[{{"itemIdentifier":"{s}"}}]}}"#),
+        None => r#"{"batchItemFailures":[]}"#.to_owned(),
+    }
+}
+
+/// A shared list of what handlers saw, in call order.
+#[derive(Clone, Default)]
+pub struct CallLog(Arc<Mutex<Vec<String>>>);
+
+impl CallLog {
+    /// Appends an entry.
+    pub fn push(&self, entry: impl Into<String>) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(entry.into());
+    }
+
+    /// The entries so far.
+    pub fn entries(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// Everything logged (at every level) while `work` runs on this thread, as text.
+pub async fn capture_logs<F: std::future::Future>(work: F) -> (F::Output, String) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let output = work.await;
+    let text = String::from_utf8_lossy(&buffer.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned();
+    (output, text)
+}
