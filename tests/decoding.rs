@@ -76,7 +76,16 @@ async fn images_are_exactly_those_the_view_type_carries() {
     for name in ["orders-insert.json", "orders-modify.json", "orders-remove-ttl.json"] {
         got.extend(changes::<Item, Item>(name).await.iter().map(shape));
     }
-    assert_eq!(got, [(Insert, false, true), (Insert, false, true), (Modify, true, true), (Remove, true, false), (Remove, true, false)]);
+    assert_eq!(
+        got,
+        [
+            (Insert, false, true),
+            (Insert, false, true),
+            (Modify, true, true),
+            (Remove, true, false),
+            (Remove, true, false)
+        ]
+    );
 }
 
 #[tokio::test]

@@ -26,7 +26,10 @@ async fn every_fixture_gets_the_expected_answer() {
         .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
     for name in &fixtures {
-        assert!(expected.responses.contains_key(name) || expected.errors.contains_key(name), "{name} has no expectation");
+        assert!(
+            expected.responses.contains_key(name) || expected.errors.contains_key(name),
+            "{name} has no expectation"
+        );
     }
     // Two seconds to spend, as the black-box check gives it.
     let router = handlers::fault_injection::router().deadline_margin(Duration::from_secs(1));

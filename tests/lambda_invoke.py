@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Black-box check of the failure semantics through the real Lambda runtime interface.
 
+With --show (make demo) it prints every answer.
+
 Starts `cargo lambda watch` on a free 127.0.0.1 port, invokes the `fault-injection`
 function with `cargo lambda invoke --data-file` for each fixture, compares each response
 with the exact expected JSON (or the expected invocation error), and stops what it
@@ -51,6 +53,7 @@ def parse_ok(stdout):
 
 
 def main():
+    show = "--show" in sys.argv[1:]
     port = free_port()
     log_path = ROOT / "target" / "lambda-watch.log"
     log_path.parent.mkdir(exist_ok=True)
@@ -85,9 +88,13 @@ def main():
         for fixture, expected in EXPECTED["responses"].items():
             code, out, err = invoke(port, FIXTURES / fixture)
             got = parse_ok(out) if code == 0 else None
+            if show:
+                print(f"\n$ cargo lambda invoke {FUNCTION} --data-file tests/fixtures/{fixture}\n{json.dumps(got)}")
             check(fixture, got == expected, f"expected {json.dumps(expected)}, got rc={code} {out}{err}")
         for fixture, error_type in EXPECTED["errors"].items():
             code, out, err = invoke(port, FIXTURES / fixture)
+            if show:
+                print(f"\n$ cargo lambda invoke {FUNCTION} --data-file tests/fixtures/{fixture}\n{err.strip()}")
             check(fixture, code != 0 and error_type in err, f"expected invocation error {error_type}, got rc={code} {out}{err}")
 
         log.flush()

@@ -19,7 +19,9 @@ fn shared_events() -> Option<PathBuf> {
 
 fn json_files(dir: PathBuf) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect()
+        })
         .unwrap_or_default();
     files.sort();
     files

@@ -13,7 +13,10 @@ struct Order {
     fail: bool,
 }
 
-fn recorder<T: 'static>(log: &CallLog, tag: &'static str) -> impl Fn(Change<T>) -> std::future::Ready<Result<(), BoxError>> {
+fn recorder<T: 'static>(
+    log: &CallLog,
+    tag: &'static str,
+) -> impl Fn(Change<T>) -> std::future::Ready<Result<(), BoxError>> {
     let log = log.clone();
     move |change: Change<T>| {
         log.push(format!("{tag}:{}", change.sequence_number()));
@@ -28,7 +31,9 @@ fn seq(suffix: &str) -> String {
 #[tokio::test]
 async fn a_stream_without_a_route_fails_the_batch_naming_the_arn_and_the_routes() {
     let log = CallLog::default();
-    let router = Router::new().stream("Orders", recorder::<Item>(&log, "orders")).stream("Invoices", recorder::<Item>(&log, "inv"));
+    let router = Router::new()
+        .stream("Orders", recorder::<Item>(&log, "orders"))
+        .stream("Invoices", recorder::<Item>(&log, "inv"));
     let result = respond(&router, &fixture("customers-fallback.json"), &Context::default()).await;
     let Err(error @ Error::NoRoute { .. }) = result else { panic!("expected NoRoute, got {result:?}") };
     let message = error.to_string();
@@ -40,7 +45,8 @@ async fn a_stream_without_a_route_fails_the_batch_naming_the_arn_and_the_routes(
 #[tokio::test]
 async fn a_fallback_takes_the_streams_nobody_routes() {
     let log = CallLog::default();
-    let router = Router::new().stream("Orders", recorder::<Item>(&log, "orders")).fallback(recorder::<Item>(&log, "other"));
+    let router =
+        Router::new().stream("Orders", recorder::<Item>(&log, "orders")).fallback(recorder::<Item>(&log, "other"));
     let response = respond(&router, &fixture("customers-fallback.json"), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(None)));
     assert_eq!(log.entries(), [format!("other:{}", seq("40001")), format!("other:{}", seq("40002"))]);
@@ -49,7 +55,9 @@ async fn a_fallback_takes_the_streams_nobody_routes() {
 #[tokio::test]
 async fn an_arn_route_wins_over_a_table_route() {
     let log = CallLog::default();
-    let router = Router::new().stream("Orders", recorder::<Item>(&log, "table")).stream(ORDERS_ARN, recorder::<Item>(&log, "arn"));
+    let router = Router::new()
+        .stream("Orders", recorder::<Item>(&log, "table"))
+        .stream(ORDERS_ARN, recorder::<Item>(&log, "arn"));
     let response = respond(&router, &fixture("orders-modify.json"), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(None)));
     assert_eq!(log.entries(), [format!("arn:{}", seq("39201"))]);
@@ -71,15 +79,18 @@ async fn filtered_out_records_count_as_processed() {
     assert_eq!(log.entries(), [format!("i:{}", seq("39401"))]);
 
     let log = CallLog::default();
-    let big = Router::new()
-        .stream("Orders", each(recorder::<Order>(&log, "big")).filter(|c| c.new_image().is_some_and(|o| o.amount > 120)));
+    let big = Router::new().stream(
+        "Orders",
+        each(recorder::<Order>(&log, "big")).filter(|c| c.new_image().is_some_and(|o| o.amount > 120)),
+    );
     let response = respond(&big, &fixture("orders-new-image.json"), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(None)));
     assert_eq!(log.entries(), [format!("big:{}", seq("39402"))]);
 
     // A record that would fail, filtered out, is acknowledged as processed.
     let log = CallLog::default();
-    let healthy = Router::new().stream("Orders", each(recorder::<Order>(&log, "ok")).filter(|c| !c.new_image().is_some_and(|o| o.fail)));
+    let healthy = Router::new()
+        .stream("Orders", each(recorder::<Order>(&log, "ok")).filter(|c| !c.new_image().is_some_and(|o| o.fail)));
     let response = respond(&healthy, &fixture("fault-fail-second.json"), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(None)));
     assert_eq!(log.entries(), [format!("ok:{}", seq("39501")), format!("ok:{}", seq("39503"))]);
@@ -129,17 +140,13 @@ async fn a_batch_handler_gets_the_changes_before_an_undecodable_record() {
 
 #[tokio::test]
 async fn a_batch_handler_that_panics_or_names_a_bad_index_fails_from_the_start() {
-    let panicking = Router::new().stream(
-        "Orders",
-        batch(|_: Vec<Change<Order>>| async { panic!("batch handler blew up") }),
-    );
+    let panicking =
+        Router::new().stream("Orders", batch(|_: Vec<Change<Order>>| async { panic!("batch handler blew up") }));
     let response = respond(&panicking, &fixture("orders-insert.json"), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39101")))));
 
-    let out_of_range = Router::new().stream(
-        "Orders",
-        batch(|_: Vec<Change<Order>>| async { Err(BatchFailure::at(99, "somewhere")) }),
-    );
+    let out_of_range =
+        Router::new().stream("Orders", batch(|_: Vec<Change<Order>>| async { Err(BatchFailure::at(99, "somewhere")) }));
     let response = respond(&out_of_range, &fixture("orders-insert.json"), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39101")))));
 }

@@ -71,7 +71,8 @@ async fn the_first_failure_is_reported_and_nothing_after_it_runs() {
 async fn an_image_that_does_not_fit_fails_alone_naming_the_field() {
     let log = CallLog::default();
     let router = orders(&log);
-    let (response, logs) = capture_logs(respond(&router, &fixture("fault-undecodable-image.json"), &Context::default())).await;
+    let (response, logs) =
+        capture_logs(respond(&router, &fixture("fault-undecodable-image.json"), &Context::default())).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39802")))));
     assert_eq!(log.entries(), [seq("39801")]);
     assert!(logs.contains("NewImage field `amount`: Expected num"), "{logs}");
@@ -82,7 +83,8 @@ async fn an_image_that_does_not_fit_fails_alone_naming_the_field() {
 async fn a_malformed_record_fails_alone_naming_the_field() {
     let log = CallLog::default();
     let router = orders(&log);
-    let (response, logs) = capture_logs(respond(&router, &fixture("fault-malformed-record.json"), &Context::default())).await;
+    let (response, logs) =
+        capture_logs(respond(&router, &fixture("fault-malformed-record.json"), &Context::default())).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39803")))));
     assert_eq!(log.entries(), [seq("39801")]);
     assert!(logs.contains("record field `dynamodb.SizeBytes`: invalid type: string"), "{logs}");
@@ -102,7 +104,8 @@ async fn a_failure_without_a_numeric_sequence_number_fails_the_whole_batch() {
 
 #[tokio::test]
 async fn a_non_numeric_sequence_number_is_processed_but_never_reported() {
-    let payload = String::from_utf8(fixture("fault-fail-second.json")).unwrap_or_default().replace(&seq("39501"), "not-a-number");
+    let payload =
+        String::from_utf8(fixture("fault-fail-second.json")).unwrap_or_default().replace(&seq("39501"), "not-a-number");
     let log = CallLog::default();
     let response = respond(&orders(&log), payload.as_bytes(), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39502")))));
@@ -127,7 +130,8 @@ async fn a_panicking_handler_fails_its_record_and_the_router_lives_on() {
 async fn no_record_starts_inside_the_deadline_margin() {
     let log = CallLog::default();
     let router = orders(&log).deadline_margin(Duration::from_secs(1));
-    let response = respond(&router, &fixture("orders-insert.json"), &context_with_budget(Duration::from_millis(500))).await;
+    let response =
+        respond(&router, &fixture("orders-insert.json"), &context_with_budget(Duration::from_millis(500))).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39101")))));
     assert!(log.entries().is_empty());
 }
@@ -137,7 +141,8 @@ async fn a_handler_still_running_at_the_deadline_margin_is_abandoned_and_reporte
     // 701 sleeps 20 ms, 702 sleeps 3 s: with 2 s to spend, 702 is cut off and reported.
     let router = handlers::fault_injection::router().deadline_margin(Duration::from_secs(1));
     let (response, logs) =
-        capture_logs(respond(&router, &fixture("fault-sleep.json"), &context_with_budget(Duration::from_secs(3)))).await;
+        capture_logs(respond(&router, &fixture("fault-sleep.json"), &context_with_budget(Duration::from_secs(3))))
+            .await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39702")))));
     assert!(logs.contains("abandoned"), "{logs}");
 }
@@ -148,12 +153,18 @@ async fn a_payload_that_is_not_a_stream_event_is_an_invocation_error() {
     let cases: [(&[u8], &str); 3] = [
         (&fixture("not-a-stream-event.json"), "not a DynamoDB Streams event: the payload has no `Records` array"),
         (b"<xml/>", "not a DynamoDB Streams event: the payload is not valid JSON"),
-        (br#"{"Records": {"eventName": "INSERT"}}"#, "not a DynamoDB Streams event: the payload is JSON but not a stream event"),
+        (
+            br#"{"Records": {"eventName": "INSERT"}}"#,
+            "not a DynamoDB Streams event: the payload is JSON but not a stream event",
+        ),
     ];
     for (payload, message) in cases {
         let result = respond(&router, payload, &Context::default()).await;
         let error = result.err().map(|e| (e.kind(), e.to_string()));
-        assert!(error.as_ref().is_some_and(|(kind, text)| *kind == "NotAStreamEvent" && text.starts_with(message)), "{error:?}");
+        assert!(
+            error.as_ref().is_some_and(|(kind, text)| *kind == "NotAStreamEvent" && text.starts_with(message)),
+            "{error:?}"
+        );
     }
 }
 
@@ -166,7 +177,10 @@ async fn every_record_failing_is_still_a_partial_response_unless_asked_otherwise
 
     let strict = orders(&log).error_when_nothing_processed(true);
     let result = respond(&strict, &fixture("fault-fail-first.json"), &Context::default()).await;
-    assert!(matches!(&result, Err(Error::NothingProcessed { sequence_number, .. }) if *sequence_number == seq("39511")), "{result:?}");
+    assert!(
+        matches!(&result, Err(Error::NothingProcessed { sequence_number, .. }) if *sequence_number == seq("39511")),
+        "{result:?}"
+    );
     // Once something was processed, the partial response stands even in strict mode.
     let response = respond(&strict, &fixture("fault-fail-second.json"), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39502")))));
@@ -183,7 +197,8 @@ async fn logs_name_each_record_but_never_its_contents() {
     for wanted in ["request_id=req-7", "table=\"Orders\"", "event_name=\"INSERT\"", &sequence_number, "event_id=\""] {
         assert!(logs.contains(wanted), "missing {wanted:?} in {logs}");
     }
-    for secret in ["Ada Lovelace", "order#1001", "BOOK-1", "St James", "4250", "12345678901234567890123456789012345678"] {
+    for secret in ["Ada Lovelace", "order#1001", "BOOK-1", "St James", "4250", "12345678901234567890123456789012345678"]
+    {
         assert!(!logs.contains(secret), "item content {secret:?} leaked into {logs}");
     }
 }

@@ -92,7 +92,7 @@ pub use error::{BoxError, Error};
 pub use handler::{BatchFailure, BatchHandler, RecordHandler};
 pub use lambda_runtime::Context;
 pub use payload::{SequenceNumber, StreamArn};
-pub use route::{batch, each, Batch, Each, IntoRoute, Route, Router};
 pub use route::router::DEFAULT_DEADLINE_MARGIN;
+pub use route::{batch, each, Batch, Each, IntoRoute, Route, Router};
 pub use runtime::DEADLINE_MARGIN_ENV;
 pub use serde_dynamo::Item;

@@ -60,7 +60,9 @@ impl Faults {
         };
         let sleep_ms = match item.get("sleep_ms") {
             None => 0,
-            Some(AttributeValue::N(n)) => n.parse().map_err(|_| "attribute `sleep_ms` must be a whole number of milliseconds")?,
+            Some(AttributeValue::N(n)) => {
+                n.parse().map_err(|_| "attribute `sleep_ms` must be a whole number of milliseconds")?
+            }
             Some(_) => return Err("attribute `sleep_ms` must be an N".into()),
         };
         Ok(Self { fail: flag("fail")?, panic: flag("panic")?, sleep_ms })

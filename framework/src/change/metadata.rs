@@ -54,7 +54,8 @@ pub struct Metadata {
 impl Metadata {
     /// Whether this is a `REMOVE` made by DynamoDB's TTL process rather than by a user.
     pub fn is_ttl_expiry(&self) -> bool {
-        self.event_name == EventName::Remove && self.user_identity.as_ref().is_some_and(UserIdentity::is_dynamodb_service)
+        self.event_name == EventName::Remove
+            && self.user_identity.as_ref().is_some_and(UserIdentity::is_dynamodb_service)
     }
 }
 

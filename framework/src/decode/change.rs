@@ -24,12 +24,16 @@ where
         }
     };
     let kind = match event {
-        EventName::Insert => ChangeKind::Insert { new: image("NewImage", stream.new_image, view.carries_new_image(event))? },
+        EventName::Insert => {
+            ChangeKind::Insert { new: image("NewImage", stream.new_image, view.carries_new_image(event))? }
+        }
         EventName::Modify => ChangeKind::Modify {
             old: image("OldImage", stream.old_image, view.carries_old_image(event))?,
             new: image("NewImage", stream.new_image, view.carries_new_image(event))?,
         },
-        EventName::Remove => ChangeKind::Remove { old: image("OldImage", stream.old_image, view.carries_old_image(event))? },
+        EventName::Remove => {
+            ChangeKind::Remove { old: image("OldImage", stream.old_image, view.carries_old_image(event))? }
+        }
     };
     let keys = decode_image("Keys", stream.keys)?;
     Ok(Change { keys, kind, meta: metadata(record) })

@@ -114,7 +114,10 @@ mod tests {
 
     #[test]
     fn values_are_redacted_names_are_kept() {
-        assert_eq!(redact(r#"invalid type: string "s3cret", expected u64"#), "invalid type: string <redacted>, expected u64");
+        assert_eq!(
+            redact(r#"invalid type: string "s3cret", expected u64"#),
+            "invalid type: string <redacted>, expected u64"
+        );
         assert_eq!(redact("Failed to parse '12x' as an integer: bad"), "Failed to parse <redacted> as an integer: bad");
         assert_eq!(
             redact("unknown variant `LOST`, expected `NEW` or `SHIPPED`"),

@@ -12,9 +12,13 @@ use super::DecodeError;
 ///
 /// `T = serde_dynamo::Item` keeps the attributes exactly as DynamoDB sent them (sets stay
 /// sets, numbers stay decimal strings); any other type goes through serde_dynamo.
-pub(crate) fn decode_image<T: DeserializeOwned + 'static>(part: &'static str, raw: &RawValue) -> Result<T, DecodeError> {
+pub(crate) fn decode_image<T: DeserializeOwned + 'static>(
+    part: &'static str,
+    raw: &RawValue,
+) -> Result<T, DecodeError> {
     let mut json = serde_json::Deserializer::from_str(raw.get());
-    let item: Item = serde_path_to_error::deserialize(&mut json).map_err(|err| DecodeError::from_path_error(part, &err))?;
+    let item: Item =
+        serde_path_to_error::deserialize(&mut json).map_err(|err| DecodeError::from_path_error(part, &err))?;
     let boxed: Box<dyn Any> = Box::new(item);
     let item = match boxed.downcast::<T>() {
         Ok(untyped) => return Ok(*untyped),

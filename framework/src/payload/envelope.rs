@@ -17,9 +17,7 @@ struct Envelope<'a> {
 pub(crate) fn split_records(payload: &[u8]) -> Result<Vec<&RawValue>, Error> {
     let envelope: Envelope<'_> =
         serde_json::from_slice(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
-    envelope
-        .records
-        .ok_or_else(|| Error::NotAStreamEvent("the payload has no `Records` array".into()))
+    envelope.records.ok_or_else(|| Error::NotAStreamEvent("the payload has no `Records` array".into()))
 }
 
 fn describe(payload: &[u8], err: &serde_json::Error) -> String {

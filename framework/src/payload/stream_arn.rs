@@ -27,14 +27,8 @@ impl<'a> StreamArn<'a> {
     /// Parses a stream ARN; `None` when the text is not one.
     pub fn parse(arn: &'a str) -> Option<Self> {
         let mut fields = arn.splitn(6, ':');
-        let (prefix, _partition, service, region, _account, resource) = (
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-        );
+        let (prefix, _partition, service, region, _account, resource) =
+            (fields.next()?, fields.next()?, fields.next()?, fields.next()?, fields.next()?, fields.next()?);
         if prefix != "arn" || service != "dynamodb" {
             return None;
         }

@@ -18,8 +18,11 @@ pub(crate) enum Outcome<'p> {
 /// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload
 /// that is not a stream event, or a record of a stream nobody routes.
 pub(crate) async fn process<'p>(router: &Router, payload: &'p [u8], deadline: &Deadline) -> Result<Outcome<'p>, Error> {
-    let mut records: Vec<RawRecord<'p>> =
-        split_records(payload)?.into_iter().enumerate().map(|(position, raw)| RawRecord::parse(position, raw)).collect();
+    let mut records: Vec<RawRecord<'p>> = split_records(payload)?
+        .into_iter()
+        .enumerate()
+        .map(|(position, raw)| RawRecord::parse(position, raw))
+        .collect();
     into_stream_order(&mut records);
     let routes = records.iter().map(|record| router.resolve(record)).collect::<Result<Vec<_>, _>>()?;
 

@@ -26,7 +26,9 @@ impl fmt::Display for Failure {
             Self::Handler(err) => write!(f, "handler error: {err}"),
             Self::Panic(message) => write!(f, "handler panicked: {message}"),
             Self::NotStarted => f.write_str("not started: the invocation's deadline margin was reached"),
-            Self::Abandoned => f.write_str("abandoned: the handler was still running when the deadline margin was reached"),
+            Self::Abandoned => {
+                f.write_str("abandoned: the handler was still running when the deadline margin was reached")
+            }
         }
     }
 }

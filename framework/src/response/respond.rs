@@ -8,7 +8,10 @@ use crate::Error;
 /// Turns a batch outcome into the response: empty `batchItemFailures` when everything was
 /// processed, otherwise exactly one entry, the sequence number of the first failed record,
 /// from which Lambda redelivers.
-pub(crate) fn respond(outcome: Outcome<'_>, error_when_nothing_processed: bool) -> Result<DynamoDbEventResponse, Error> {
+pub(crate) fn respond(
+    outcome: Outcome<'_>,
+    error_when_nothing_processed: bool,
+) -> Result<DynamoDbEventResponse, Error> {
     let (record, failure, processed) = match outcome {
         Outcome::Completed { records } => {
             tracing::info!(records, "batch processed");
@@ -32,7 +35,10 @@ pub(crate) fn respond(outcome: Outcome<'_>, error_when_nothing_processed: bool) 
         "record failed; Lambda will retry from it"
     );
     if processed == 0 && error_when_nothing_processed {
-        return Err(Error::NothingProcessed { sequence_number: sequence_number.to_string(), failure: failure.to_string() });
+        return Err(Error::NothingProcessed {
+            sequence_number: sequence_number.to_string(),
+            failure: failure.to_string(),
+        });
     }
     let mut item = DynamoDbBatchItemFailure::default();
     item.item_identifier = Some(sequence_number.to_string());

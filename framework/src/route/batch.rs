@@ -65,7 +65,11 @@ where
     T: DeserializeOwned + Send + 'static,
     K: DeserializeOwned + Send + 'static,
 {
-    fn process<'a>(&'a self, records: &'a [RawRecord<'a>], deadline: &'a Deadline) -> BoxFuture<'a, Option<SegmentFailure>> {
+    fn process<'a>(
+        &'a self,
+        records: &'a [RawRecord<'a>],
+        deadline: &'a Deadline,
+    ) -> BoxFuture<'a, Option<SegmentFailure>> {
         Box::pin(async move {
             let mut changes = Vec::with_capacity(records.len());
             let mut positions = Vec::with_capacity(records.len());

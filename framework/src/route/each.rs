@@ -62,7 +62,11 @@ where
     T: DeserializeOwned + Send + 'static,
     K: DeserializeOwned + Send + 'static,
 {
-    fn process<'a>(&'a self, records: &'a [RawRecord<'a>], deadline: &'a Deadline) -> BoxFuture<'a, Option<SegmentFailure>> {
+    fn process<'a>(
+        &'a self,
+        records: &'a [RawRecord<'a>],
+        deadline: &'a Deadline,
+    ) -> BoxFuture<'a, Option<SegmentFailure>> {
         Box::pin(async move {
             for (index, record) in records.iter().enumerate() {
                 let result = self.one(record, deadline).instrument(record_span(record)).await;

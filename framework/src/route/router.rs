@@ -69,11 +69,8 @@ impl Router {
     #[track_caller]
     pub fn stream<M>(mut self, stream: &str, route: impl IntoRoute<M>) -> Self {
         let index = self.routes.len();
-        let (routes, kind) = if stream.starts_with("arn:") {
-            (&mut self.by_arn, "ARN")
-        } else {
-            (&mut self.by_table, "table")
-        };
+        let (routes, kind) =
+            if stream.starts_with("arn:") { (&mut self.by_arn, "ARN") } else { (&mut self.by_table, "table") };
         assert!(
             routes.iter().all(|(name, _)| name != stream),
             "stream {kind} `{stream}` already has a route: register one handler per stream"
@@ -130,8 +127,13 @@ impl Router {
     /// Processes an event given as a value (an `aws_lambda_events` event, a
     /// `serde_json::Value`, a test kit's event): serialized, then handled as by
     /// [`handle`](Self::handle).
-    pub async fn handle_event<E: Serialize>(&self, event: &E, context: &Context) -> Result<DynamoDbEventResponse, Error> {
-        let payload = serde_json::to_vec(event).map_err(|err| Error::NotAStreamEvent(format!("the event does not serialize: {err}")))?;
+    pub async fn handle_event<E: Serialize>(
+        &self,
+        event: &E,
+        context: &Context,
+    ) -> Result<DynamoDbEventResponse, Error> {
+        let payload = serde_json::to_vec(event)
+            .map_err(|err| Error::NotAStreamEvent(format!("the event does not serialize: {err}")))?;
         self.handle(&payload, context).await
     }
 

@@ -1,0 +1,51 @@
+# The commands a user types. Tools come from PyPI, pinned, into .venv/ (ignored by git).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO_LAMBDA_VERSION := 1.9.2
+CFN_LINT_VERSION := 1.58.0
+
+VENV := .venv
+TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help tools demo test lint unit invoke-check cfn-lint build clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(TOOLS):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
+		cargo-lambda==$(CARGO_LAMBDA_VERSION) cfn-lint==$(CFN_LINT_VERSION)
+	touch $@
+
+tools: $(TOOLS) ## Install cargo-lambda and cfn-lint (pinned) into .venv
+
+demo: $(TOOLS) ## Run the fault-injection function under `cargo lambda watch` and invoke it with every fixture
+	python3 tests/lambda_invoke.py --show
+
+test: lint unit cfn-lint invoke-check ## Everything CI runs: format, lints, docs, unit and workspace tests, template, runtime check
+
+lint: ## cargo fmt, clippy and rustdoc, warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+unit: ## Unit, property and workspace tests (canned payloads, no AWS)
+	cargo test --workspace --locked
+
+cfn-lint: $(TOOLS) ## Check template.yaml offline
+	cfn-lint --non-zero-exit-code informational template.yaml
+
+invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real Lambda runtime interface
+	python3 tests/lambda_invoke.py
+
+build: $(TOOLS) ## Build the release Lambda bootstraps for arm64
+	cargo lambda build --release --arm64 --locked
+
+clean: ## Remove build output and installed tools
+	cargo clean
+	rm -rf $(VENV)
