@@ -96,3 +96,8 @@ pub use route::router::DEFAULT_DEADLINE_MARGIN;
 pub use route::{batch, each, Batch, Each, IntoRoute, Route, Router};
 pub use runtime::DEADLINE_MARGIN_ENV;
 pub use serde_dynamo::Item;
+
+/// The README's code blocks, compiled as doctests so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
