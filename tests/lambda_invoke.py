@@ -89,12 +89,12 @@ def main():
             code, out, err = invoke(port, FIXTURES / fixture)
             got = parse_ok(out) if code == 0 else None
             if show:
-                print(f"\n$ cargo lambda invoke {FUNCTION} --data-file tests/fixtures/{fixture}\n{json.dumps(got)}")
+                print(f"\n# {EXPECTED['why'][fixture]}\n$ cargo lambda invoke {FUNCTION} --data-file tests/fixtures/{fixture}\n{json.dumps(got)}")
             check(fixture, got == expected, f"expected {json.dumps(expected)}, got rc={code} {out}{err}")
         for fixture, error_type in EXPECTED["errors"].items():
             code, out, err = invoke(port, FIXTURES / fixture)
             if show:
-                print(f"\n$ cargo lambda invoke {FUNCTION} --data-file tests/fixtures/{fixture}\n{err.strip()}")
+                print(f"\n# {EXPECTED['why'][fixture]}\n$ cargo lambda invoke {FUNCTION} --data-file tests/fixtures/{fixture}\n{err.strip()}")
             check(fixture, code != 0 and error_type in err, f"expected invocation error {error_type}, got rc={code} {out}{err}")
 
         log.flush()
