@@ -3,13 +3,12 @@
 mod batch;
 mod each;
 mod filter;
-#[allow(clippy::module_inception)]
-mod route;
+mod into_route;
 pub(crate) mod router;
 
 pub use batch::{batch, Batch};
 pub use each::{each, Each};
 use filter::Filter;
-use route::ErasedRoute;
-pub use route::{IntoRoute, Route};
+use into_route::ErasedRoute;
+pub use into_route::{IntoRoute, Route};
 pub use router::Router;
