@@ -85,6 +85,8 @@ mod process;
 mod response;
 mod route;
 mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use change::{Change, ChangeKind, EventName, Metadata, StreamViewType, UserIdentity};
 pub use decode::{DecodeError, MissingImage};

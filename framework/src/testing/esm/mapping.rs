@@ -1,0 +1,47 @@
+//! The event source mapping settings the simulator honours.
+
+use std::time::Duration;
+
+/// The settings of a DynamoDB event source mapping, with Lambda's defaults except where
+/// noted. `None` for retries or record age means `-1`: retry until the record expires.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventSourceMapping {
+    /// Records per invocation (`BatchSize`, 1..=10000, default 100). Payloads are also
+    /// capped at 6 MB.
+    pub batch_size: usize,
+    /// Whether responses' `batchItemFailures` are read (`ReportBatchItemFailures`). Default
+    /// `true` here; Lambda's default is off, in which case a partial response counts as
+    /// success and the failed records are lost.
+    pub report_batch_item_failures: bool,
+    /// `BisectBatchOnFunctionError` (default false).
+    pub bisect_batch_on_function_error: bool,
+    /// `MaximumRetryAttempts` (default `None`, that is -1).
+    pub maximum_retry_attempts: Option<u32>,
+    /// `MaximumRecordAgeInSeconds` (default `None`, that is -1).
+    pub maximum_record_age: Option<Duration>,
+    /// `ParallelizationFactor` (1..=10, default 1): concurrent batches per shard, records
+    /// of one item key always in the same one.
+    pub parallelization_factor: usize,
+    /// The function's timeout; the invocation's deadline is this far ahead.
+    pub function_timeout: Duration,
+    /// How far the simulator's virtual clock moves per invocation (for record age).
+    pub seconds_per_invocation: u64,
+    /// A bound on invocations, for mappings that would retry forever.
+    pub max_invocations: usize,
+}
+
+impl Default for EventSourceMapping {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            report_batch_item_failures: true,
+            bisect_batch_on_function_error: false,
+            maximum_retry_attempts: None,
+            maximum_record_age: None,
+            parallelization_factor: 1,
+            function_timeout: Duration::from_secs(30),
+            seconds_per_invocation: 1,
+            max_invocations: 100_000,
+        }
+    }
+}

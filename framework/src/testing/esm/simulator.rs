@@ -1,0 +1,264 @@
+//! Lambda's event source mapping, simulated over one shard.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::panic::AssertUnwindSafe;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt;
+
+use super::trace::{Attempt, FailureCondition, InvocationReport, InvocationResult, OnFailureRecord, Trace};
+use super::EventSourceMapping;
+use crate::testing::event::{batch_len, lambda_event};
+use crate::testing::item::key_text;
+use crate::testing::{StreamRecord, CLOCK_START};
+use crate::{Context, Router, SequenceNumber};
+
+/// Drives a [`Router`] over a shard's records the way Lambda's event source mapping does.
+///
+/// The model, from Lambda's documentation:
+/// - batches of up to `batch_size` records and 6 MB, from the checkpoint;
+/// - an empty `batchItemFailures` acknowledges the batch; otherwise Lambda checkpoints at the
+///   lowest reported sequence number and retries from there; a null, empty or unknown
+///   identifier fails the whole batch;
+/// - a function error or timeout fails the whole batch; with `BisectBatchOnFunctionError`
+///   the batch is split in half and the halves retried, which does not count as a retry;
+/// - a batch that fails more than `MaximumRetryAttempts` times in a row at the same
+///   checkpoint is discarded: the records from the checkpoint to the end of the last
+///   invocation's batch go to the on-failure destination (as metadata);
+/// - records older than `MaximumRecordAgeInSeconds` (on a virtual clock that moves
+///   `seconds_per_invocation` per invocation) are discarded before invoking;
+/// - with `ParallelizationFactor` n, records are spread over n lanes by item key, each lane
+///   a checkpointed sequence of its own; lanes take turns.
+pub struct Simulator<'r> {
+    router: &'r Router,
+    mapping: EventSourceMapping,
+    shard_id: String,
+    records: Vec<StreamRecord>,
+    lanes: Vec<Lane>,
+    next_lane: usize,
+    clock: u64,
+    trace: Trace,
+    on_failure: Vec<OnFailureRecord>,
+}
+
+#[derive(Default)]
+struct Lane {
+    members: Vec<usize>,
+    checkpoint: usize,
+    failed_attempts: u32,
+    invokes_at_checkpoint: usize,
+    /// After a bisect: the batch length to use until the checkpoint reaches the end.
+    window: Option<(usize, usize)>,
+}
+
+impl Lane {
+    fn advance(&mut self, by: usize) {
+        self.checkpoint += by;
+        if by > 0 {
+            self.failed_attempts = 0;
+            self.invokes_at_checkpoint = 0;
+        }
+        if self.window.is_some_and(|(_, until)| self.checkpoint >= until) {
+            self.window = None;
+        }
+    }
+}
+
+impl<'r> Simulator<'r> {
+    /// A simulator over the records of one shard, in sequence order.
+    pub fn new(router: &'r Router, mapping: EventSourceMapping, shard_id: &str, records: Vec<StreamRecord>) -> Self {
+        let factor = mapping.parallelization_factor.clamp(1, 10);
+        let mut lanes: Vec<Lane> = (0..factor).map(|_| Lane::default()).collect();
+        for (index, record) in records.iter().enumerate() {
+            let mut hasher = DefaultHasher::new();
+            key_text(&record.keys).hash(&mut hasher);
+            let lane = usize::try_from(hasher.finish() % factor as u64).unwrap_or(0);
+            lanes[lane].members.push(index);
+        }
+        let clock = records.iter().map(|r| r.approximate_creation_time).max().unwrap_or(CLOCK_START);
+        Self {
+            router,
+            mapping,
+            shard_id: shard_id.to_owned(),
+            records,
+            lanes,
+            next_lane: 0,
+            clock,
+            trace: Trace::default(),
+            on_failure: Vec::new(),
+        }
+    }
+
+    /// Whether every record has been acknowledged or discarded.
+    pub fn is_done(&self) -> bool {
+        self.lanes.iter().all(|lane| lane.checkpoint >= lane.members.len())
+    }
+
+    /// Runs one invocation; `None` when there is nothing left to do (or the invocation bound
+    /// was reached).
+    pub async fn step(&mut self) -> Option<InvocationReport> {
+        loop {
+            if self.trace.invocations.len() >= self.mapping.max_invocations {
+                return None;
+            }
+            let lane = self.pick_lane()?;
+            if self.discard_expired(lane) {
+                continue;
+            }
+            return Some(self.invoke_lane(lane).await);
+        }
+    }
+
+    /// Runs until every record is acknowledged or discarded (or the invocation bound).
+    pub async fn run(&mut self) -> &Trace {
+        while self.step().await.is_some() {}
+        &self.trace
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// What the on-failure destination received.
+    pub fn on_failure(&self) -> &[OnFailureRecord] {
+        &self.on_failure
+    }
+
+    fn pick_lane(&mut self) -> Option<usize> {
+        let count = self.lanes.len();
+        let lane = (0..count).map(|i| (self.next_lane + i) % count).find(|&l| {
+            let lane = &self.lanes[l];
+            lane.checkpoint < lane.members.len()
+        })?;
+        self.next_lane = (lane + 1) % count;
+        Some(lane)
+    }
+
+    /// Discards the records at the head of a lane that are older than the maximum age.
+    fn discard_expired(&mut self, lane: usize) -> bool {
+        let Some(max_age) = self.mapping.maximum_record_age else { return false };
+        let state = &self.lanes[lane];
+        let expired = state.members[state.checkpoint..]
+            .iter()
+            .take_while(|&&i| self.clock.saturating_sub(self.records[i].approximate_creation_time) > max_age.as_secs())
+            .count();
+        if expired == 0 {
+            return false;
+        }
+        let start = state.checkpoint;
+        self.discard(lane, start, start + expired, FailureCondition::RecordAgeExceeded);
+        true
+    }
+
+    fn discard(&mut self, lane: usize, from: usize, to: usize, condition: FailureCondition) {
+        let state = &self.lanes[lane];
+        let members: Vec<usize> = state.members[from..to].to_vec();
+        let invokes = state.invokes_at_checkpoint;
+        for &i in &members {
+            self.trace.discarded.insert(self.records[i].sequence_number.clone(), condition);
+        }
+        if let (Some(&first), Some(&last)) = (members.first(), members.last()) {
+            self.on_failure.push(OnFailureRecord {
+                condition,
+                approximate_invoke_count: invokes,
+                shard_id: self.shard_id.clone(),
+                start_sequence_number: self.records[first].sequence_number.clone(),
+                end_sequence_number: self.records[last].sequence_number.clone(),
+                batch_size: members.len(),
+                stream_arn: self.records[first].stream_arn.clone(),
+            });
+        }
+        let advanced = to - self.lanes[lane].checkpoint;
+        self.lanes[lane].advance(advanced);
+    }
+
+    async fn invoke_lane(&mut self, lane: usize) -> InvocationReport {
+        let state = &self.lanes[lane];
+        let start = state.checkpoint;
+        let pending: Vec<StreamRecord> = state.members[start..].iter().map(|&i| self.records[i].clone()).collect();
+        let mut len = batch_len(&pending, self.mapping.batch_size);
+        if let Some((window, until)) = state.window {
+            len = len.min(window).min(until - start).max(1);
+        }
+        let batch = &pending[..len];
+        let number = self.trace.invocations.len() + 1;
+        let result = self.invoke(number, batch).await;
+        self.clock += self.mapping.seconds_per_invocation;
+        self.lanes[lane].invokes_at_checkpoint += 1;
+
+        let acknowledged = match &result {
+            InvocationResult::Success => len,
+            InvocationResult::Partial(lowest) => batch.iter().position(|r| r.sequence_number == *lowest).unwrap_or(0),
+            _ => 0,
+        };
+        for (offset, record) in batch.iter().enumerate() {
+            let attempt = Attempt { invocation: number, acknowledged: offset < acknowledged };
+            self.trace.attempts.entry(record.sequence_number.clone()).or_default().push(attempt);
+        }
+        self.lanes[lane].advance(acknowledged);
+        if acknowledged < len {
+            self.after_failure(lane, &result, len - acknowledged);
+        }
+        let report = InvocationReport {
+            number,
+            lane,
+            batch: batch.iter().map(|r| r.sequence_number.clone()).collect(),
+            result,
+        };
+        self.trace.invocations.push(report.clone());
+        report
+    }
+
+    /// After an invocation that left `remaining` records of its batch unacknowledged.
+    fn after_failure(&mut self, lane: usize, result: &InvocationResult, remaining: usize) {
+        let function_error = matches!(result, InvocationResult::FunctionError(_) | InvocationResult::Timeout);
+        let state = &mut self.lanes[lane];
+        if function_error && self.mapping.bisect_batch_on_function_error && remaining > 1 {
+            let until = state.window.map_or(state.checkpoint + remaining, |(_, until)| until);
+            state.window = Some((remaining.div_ceil(2), until));
+            return;
+        }
+        state.failed_attempts += 1;
+        if self.mapping.maximum_retry_attempts.is_some_and(|max| state.failed_attempts > max) {
+            let from = state.checkpoint;
+            self.discard(lane, from, from + remaining, FailureCondition::RetryAttemptsExhausted);
+        }
+    }
+
+    async fn invoke(&self, number: usize, batch: &[StreamRecord]) -> InvocationResult {
+        let payload = lambda_event(batch);
+        let mut context = Context::default();
+        context.request_id = format!("simulated-{number}");
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        context.deadline = u64::try_from((now + self.mapping.function_timeout).as_millis()).unwrap_or(u64::MAX);
+        let call = AssertUnwindSafe(self.router.handle(&payload, &context)).catch_unwind();
+        match tokio::time::timeout(self.mapping.function_timeout, call).await {
+            Err(_) => InvocationResult::Timeout,
+            Ok(Err(_)) => InvocationResult::FunctionError("the function panicked".into()),
+            Ok(Ok(Err(error))) => InvocationResult::FunctionError(error.to_string()),
+            Ok(Ok(Ok(response))) if !self.mapping.report_batch_item_failures => {
+                let _ = response;
+                InvocationResult::Success
+            }
+            Ok(Ok(Ok(response))) => classify(&response.batch_item_failures, batch),
+        }
+    }
+}
+
+/// Reads a partial batch response as Lambda does.
+fn classify(failures: &[aws_lambda_events::streams::DynamoDbBatchItemFailure], batch: &[StreamRecord]) -> InvocationResult {
+    let mut lowest: Option<SequenceNumber> = None;
+    for failure in failures {
+        let Some(id) = failure.item_identifier.as_deref().filter(|id| !id.is_empty()) else {
+            return InvocationResult::InvalidResponse("a null or empty itemIdentifier".into());
+        };
+        let Some(record) = batch.iter().find(|r| r.sequence_number.as_str() == id) else {
+            return InvocationResult::InvalidResponse(format!("itemIdentifier {id} is not in the batch"));
+        };
+        if lowest.as_ref().is_none_or(|l| record.sequence_number < *l) {
+            lowest = Some(record.sequence_number.clone());
+        }
+    }
+    lowest.map_or(InvocationResult::Success, InvocationResult::Partial)
+}
