@@ -191,3 +191,45 @@ async fn a_promised_image_that_is_missing_fails_the_record() {
     assert_eq!(response.ok(), Some(expected(Some("4421584500000000017450439201"))));
     assert!(logs.contains("OldImage: missing, but NEW_AND_OLD_IMAGES streams carry it on MODIFY records"), "{logs}");
 }
+
+#[derive(Debug, Deserialize)]
+struct Account {
+    #[allow(dead_code)]
+    balances: std::collections::HashMap<String, u32>,
+    #[serde(flatten)]
+    #[allow(dead_code)]
+    flags: Flags,
+}
+
+#[derive(Debug, Deserialize)]
+struct Flags {
+    #[allow(dead_code)]
+    vip: bool,
+}
+
+#[tokio::test]
+async fn decode_errors_never_carry_item_values() {
+    let record = |image: &str| {
+        format!(
+            r#"{{"Records":[{{"eventID":"0123456789abcdef0123456789abcdef","eventName":"INSERT","awsRegion":"eu-west-1",
+            "eventSourceARN":"arn:aws:dynamodb:eu-west-1:123456789012:table/Accounts/stream/2026-11-01T00:00:00.000",
+            "dynamodb":{{"Keys":{{"id":{{"S":"a1"}}}},"NewImage":{image},"SequenceNumber":"111111111111111111111",
+            "SizeBytes":10,"StreamViewType":"NEW_IMAGE"}}}}]}}"#
+        )
+    };
+    let cases = [
+        // A number where a flattened bool is expected: serde quotes it in backticks.
+        (r#"{"balances":{"M":{}},"vip":{"N":"4250"}}"#, "4250"),
+        // A map key that is item content, in the error's path.
+        (r#"{"balances":{"M":{"alice@example.com":{"S":"lots"}}},"vip":{"BOOL":true}}"#, "alice@example.com"),
+        // A value with an escaped quote inside.
+        (r#"{"balances":{"M":{}},"vip":{"S":"x\"4242 4242"}}"#, "4242"),
+    ];
+    for (image, secret) in cases {
+        let router = Router::new().fallback(|_: Change<Account>| async { Ok::<(), BoxError>(()) });
+        let (response, logs) = capture_logs(respond(&router, record(image).as_bytes(), &Context::default())).await;
+        assert_eq!(response.ok(), Some(expected(Some("111111111111111111111"))), "{image}");
+        assert!(logs.contains("does not decode: NewImage"), "{logs}");
+        assert!(!logs.contains(secret), "{secret:?} leaked: {logs}");
+    }
+}

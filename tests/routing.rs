@@ -150,3 +150,51 @@ async fn a_batch_handler_that_panics_or_names_a_bad_index_fails_from_the_start()
     let response = respond(&out_of_range, &fixture("orders-insert.json"), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39101")))));
 }
+
+#[test]
+#[should_panic(expected = "is not a stream ARN")]
+fn a_table_arn_is_refused_at_registration() {
+    let log = CallLog::default();
+    let _ = Router::new().stream("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders", recorder::<Item>(&log, "t"));
+}
+
+#[tokio::test]
+async fn a_panicking_filter_fails_its_record_not_the_batch() {
+    let log = CallLog::default();
+    let router = Router::new().stream(
+        "Orders",
+        each(recorder::<Order>(&log, "f"))
+            .filter(|c| c.new_image().map(|o| o.amount).unwrap_or_else(|| panic!("no image")) > 0),
+    );
+    // orders-new-image.json: insert, modify, then a remove with no new image.
+    let response = respond(&router, &fixture("orders-new-image.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(Some(&seq("39403")))));
+    assert_eq!(log.entries(), [format!("f:{}", seq("39401")), format!("f:{}", seq("39402"))]);
+
+    let batch_log = CallLog::default();
+    let sink = batch_log.clone();
+    let batched = Router::new().stream(
+        "Orders",
+        batch(move |changes: Vec<Change<Order>>| {
+            sink.push(changes.len().to_string());
+            std::future::ready(Ok(()))
+        })
+        .filter(|c| c.new_image().map(|o| o.amount).unwrap_or_else(|| panic!("no image")) > 0),
+    );
+    let response = respond(&batched, &fixture("orders-new-image.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(Some(&seq("39403")))));
+    assert_eq!(batch_log.entries(), ["2"]);
+}
+
+#[tokio::test]
+async fn the_question_mark_works_in_batch_handlers() {
+    async fn parse_all(changes: Vec<Change<Item>>) -> Result<(), BatchFailure> {
+        for change in &changes {
+            let _: u64 = change.sequence_number().as_str().parse()?; // 28 digits overflow u64
+        }
+        Ok(())
+    }
+    let router = Router::new().stream("Orders", batch(parse_all));
+    let response = respond(&router, &fixture("orders-insert.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(Some(&seq("39101")))));
+}

@@ -128,11 +128,39 @@ async fn a_panicking_handler_fails_its_record_and_the_router_lives_on() {
 
 #[tokio::test]
 async fn no_record_starts_inside_the_deadline_margin() {
+    // A handler that blocks its thread cannot be abandoned (nothing can pre-empt it), but
+    // once it returns past the margin, the next record is not started and is reported.
+    let log = CallLog::default();
+    let sink = log.clone();
+    let router = Router::new()
+        .stream("Orders", move |change: Change<Order>| {
+            sink.push(change.sequence_number().as_str());
+            std::thread::sleep(Duration::from_millis(700));
+            std::future::ready(Ok::<(), BoxError>(()))
+        })
+        .deadline_margin(Duration::from_secs(1));
+    let (response, logs) = capture_logs(respond(
+        &router,
+        &fixture("orders-insert.json"),
+        &context_with_budget(Duration::from_millis(1_500)),
+    ))
+    .await;
+    assert_eq!(response.ok(), Some(expected(Some(&seq("39102")))));
+    assert_eq!(log.entries(), [seq("39101")]);
+    assert!(logs.contains("not started"), "{logs}");
+}
+
+#[tokio::test]
+async fn a_margin_that_leaves_no_time_is_a_configuration_error() {
     let log = CallLog::default();
     let router = orders(&log).deadline_margin(Duration::from_secs(1));
-    let response =
+    let result =
         respond(&router, &fixture("orders-insert.json"), &context_with_budget(Duration::from_millis(500))).await;
-    assert_eq!(response.ok(), Some(expected(Some(&seq("39101")))));
+    let message = result.err().map(|e| (e.kind(), e.to_string()));
+    assert!(
+        message.as_ref().is_some_and(|(kind, text)| *kind == "Config" && text.contains("DDBSTREAM_DEADLINE_MARGIN_MS")),
+        "{message:?}"
+    );
     assert!(log.entries().is_empty());
 }
 

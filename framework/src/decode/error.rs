@@ -22,8 +22,7 @@ impl DecodeError {
     }
 
     pub(crate) fn from_path_error<E: fmt::Display>(part: &'static str, err: &serde_path_to_error::Error<E>) -> Self {
-        let path = err.path().to_string();
-        Self::new(part, if path == "." { String::new() } else { path }, err.inner())
+        Self::new(part, redact_path(err.path()), err.inner())
     }
 
     /// The part of the record: `record`, `Keys`, `NewImage` or `OldImage`.
@@ -81,31 +80,66 @@ impl fmt::Display for MissingImage {
 
 impl std::error::Error for MissingImage {}
 
-/// Replaces the values that serde and serde_dynamo quote in their messages
-/// (`invalid type: string "x"`, `Failed to parse 'x'`, ``unknown variant `x` ``) with
-/// `<redacted>`. Field and type names, which describe the schema, are kept.
-fn redact(message: &str) -> String {
+/// Removes item values from a serde or serde_dynamo message, keeping what describes the
+/// schema. A quoted or backticked span is kept only where serde puts a name there (after
+/// `field`, `fields`, `expected`, `one of`, or in a list of those); every other span
+/// (`invalid type: integer \`4250\``, `string "x"`, `unknown variant \`x\``, `Failed to
+/// parse 'x'`) becomes `<redacted>`. Escaped quotes inside a span are honoured.
+pub(crate) fn redact(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(start) = rest.find(['"', '\'', '`']) {
         let quote = rest[start..].chars().next().unwrap_or('"');
-        let value_quote = quote != '`' || rest[..start].ends_with("variant ");
-        let after = &rest[start + 1..];
-        match after.find(quote) {
-            Some(end) if value_quote => {
-                out.push_str(&rest[..start]);
-                out.push_str("<redacted>");
-                rest = &after[end + 1..];
-            }
-            Some(end) => {
-                out.push_str(&rest[..start + 1 + end + 1]);
-                rest = &after[end + 1..];
-            }
-            None => break,
+        let Some(len) = span_len(&rest[start + 1..], quote) else { break };
+        let before = rest[..start].trim_end();
+        let names_schema = ["field", "fields", "expected", "one of", ",", "or"].iter().any(|w| before.ends_with(w))
+            && !before.ends_with("variant");
+        out.push_str(&rest[..start]);
+        if names_schema && quote == '`' {
+            out.push_str(&rest[start..start + 1 + len + 1]);
+        } else {
+            out.push_str("<redacted>");
         }
+        rest = &rest[start + 1 + len + 1..];
     }
     out.push_str(rest);
     out
+}
+
+/// The length of a quoted span's body up to its closing quote, skipping `\`-escapes.
+fn span_len(body: &str, quote: char) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            c if c == quote => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A field path with map keys that do not look like field names replaced by `<key>`:
+/// struct fields are schema, but a map's keys (e-mail addresses, ids) can be item content.
+pub(crate) fn redact_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let looks_like_a_field = |key: &str| {
+        key.len() <= 64
+            && key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let segments: Vec<String> = path
+        .iter()
+        .map(|segment| match segment {
+            Segment::Seq { index } => index.to_string(),
+            Segment::Map { key } if looks_like_a_field(key) => key.clone(),
+            Segment::Map { .. } => "<key>".to_owned(),
+            Segment::Enum { variant } if looks_like_a_field(variant) => variant.clone(),
+            Segment::Enum { .. } | Segment::Unknown => "?".to_owned(),
+        })
+        .collect();
+    segments.join(".")
 }
 
 #[cfg(test)]
@@ -114,16 +148,33 @@ mod tests {
 
     #[test]
     fn values_are_redacted_names_are_kept() {
-        assert_eq!(
-            redact(r#"invalid type: string "s3cret", expected u64"#),
-            "invalid type: string <redacted>, expected u64"
-        );
-        assert_eq!(redact("Failed to parse '12x' as an integer: bad"), "Failed to parse <redacted> as an integer: bad");
-        assert_eq!(
-            redact("unknown variant `LOST`, expected `NEW` or `SHIPPED`"),
-            "unknown variant <redacted>, expected `NEW` or `SHIPPED`"
-        );
-        assert_eq!(redact("missing field `amount`"), "missing field `amount`");
-        assert_eq!(redact("unbalanced \"quote"), "unbalanced \"quote");
+        let cases = [
+            (r#"invalid type: string "s3cret", expected u64"#, "invalid type: string <redacted>, expected u64"),
+            (
+                "invalid type: integer `4250`, expected a boolean",
+                "invalid type: integer <redacted>, expected a boolean",
+            ),
+            ("invalid type: boolean `true`, expected a string", "invalid type: boolean <redacted>, expected a string"),
+            (
+                "invalid value: floating point `1.5`, expected u8",
+                "invalid value: floating point <redacted>, expected u8",
+            ),
+            (r#"invalid type: string "x\"4242 4242", expected u64"#, "invalid type: string <redacted>, expected u64"),
+            ("Failed to parse '12x' as an integer: bad", "Failed to parse <redacted> as an integer: bad"),
+            (
+                "unknown variant `LOST`, expected `NEW` or `SHIPPED`",
+                "unknown variant <redacted>, expected `NEW` or `SHIPPED`",
+            ),
+            (
+                "unknown variant `LOST`, expected one of `NEW`, `PAID`, `SHIPPED`",
+                "unknown variant <redacted>, expected one of `NEW`, `PAID`, `SHIPPED`",
+            ),
+            ("missing field `amount`", "missing field `amount`"),
+            ("unknown field `x`, expected `a`", "unknown field `x`, expected `a`"),
+            ("unbalanced \"quote", "unbalanced \"quote"),
+        ];
+        for (message, redacted) in cases {
+            assert_eq!(redact(message), redacted, "{message}");
+        }
     }
 }

@@ -5,5 +5,6 @@ mod error;
 mod image;
 
 pub(crate) use change::decode_record;
+pub(crate) use error::redact;
 pub use error::{DecodeError, MissingImage};
 pub(crate) use image::decode_image;

@@ -51,6 +51,14 @@ impl BatchFailure {
     }
 }
 
+/// `?` on any error inside a batch handler fails the batch from its first change: nothing
+/// the handler did is acknowledged, everything is retried.
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for BatchFailure {
+    fn from(error: E) -> Self {
+        Self::at(0, error)
+    }
+}
+
 impl fmt::Display for BatchFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "change {} of the batch failed: {}", self.index, self.error)

@@ -3,12 +3,15 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::decode::redact;
 use crate::Error;
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "Records", borrow)]
     records: Option<Vec<&'a RawValue>>,
+    #[serde(default)]
+    window: Option<serde::de::IgnoredAny>,
 }
 
 /// Splits a payload into its records without looking inside them, so that one malformed
@@ -17,6 +20,12 @@ struct Envelope<'a> {
 pub(crate) fn split_records(payload: &[u8]) -> Result<Vec<&RawValue>, Error> {
     let envelope: Envelope<'_> =
         serde_json::from_slice(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
+    if envelope.window.is_some() {
+        tracing::warn!(
+            "tumbling-window event: records are processed as usual, but window state is not kept or returned, \
+             which Lambda's tumbling windows require"
+        );
+    }
     envelope.records.ok_or_else(|| Error::NotAStreamEvent("the payload has no `Records` array".into()))
 }
 
@@ -24,10 +33,12 @@ fn describe(payload: &[u8], err: &serde_json::Error) -> String {
     use serde_json::error::Category;
     match err.classify() {
         Category::Data => match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
-            Ok(_) => format!("the payload is JSON but not a stream event ({err})"),
-            Err(inner) => format!("the payload is not valid JSON ({inner})"),
+            Ok(_) => format!("the payload is JSON but not a stream event ({})", redact(&err.to_string())),
+            Err(inner) => format!("the payload is not valid JSON ({})", redact(&inner.to_string())),
         },
-        Category::Eof | Category::Syntax | Category::Io => format!("the payload is not valid JSON ({err})"),
+        Category::Eof | Category::Syntax | Category::Io => {
+            format!("the payload is not valid JSON ({})", redact(&err.to_string()))
+        }
     }
 }
 

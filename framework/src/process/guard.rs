@@ -24,6 +24,16 @@ pub(crate) async fn guarded<F: Future>(work: F, deadline: &Deadline) -> Result<F
     }
 }
 
+/// Runs synchronous user code (a `Deserialize` impl, a filter predicate), containing its
+/// panic as the record's failure.
+pub(crate) fn contained<T>(work: impl FnOnce() -> T) -> Result<T, Failure> {
+    std::panic::catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
+        let message = panic_message(panic.as_ref());
+        tracing::error!(panic = %message, "decoding or a filter panicked; its record fails, the process lives on");
+        Failure::Panic(message)
+    })
+}
+
 fn panic_message(panic: &(dyn Any + Send)) -> String {
     if let Some(text) = panic.downcast_ref::<&str>() {
         (*text).to_owned()

@@ -11,5 +11,5 @@ mod span;
 pub(crate) use batch::{process, Outcome};
 pub(crate) use deadline::Deadline;
 pub(crate) use failure::{Failure, SegmentFailure};
-pub(crate) use guard::guarded;
+pub(crate) use guard::{contained, guarded};
 pub(crate) use span::record_span;

@@ -7,7 +7,6 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::{ErasedRoute, Filter, IntoRoute, Route};
-use crate::decode::decode_record;
 use crate::payload::RawRecord;
 use crate::process::{guarded, record_span, Deadline, Failure, SegmentFailure};
 use crate::{BatchFailure, BatchHandler, Change, EventName};
@@ -79,16 +78,16 @@ where
                 if !self.filter.accepts_event(record.event_name()) {
                     continue;
                 }
-                match decode_record::<T, K>(record) {
-                    Ok(change) if self.filter.accepts(&change) => {
+                match self.filter.admit(record) {
+                    Ok(Some(change)) => {
                         tracing::debug!("record decoded for the batch handler");
                         changes.push(change);
                         positions.push(index);
                     }
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::warn!(%error, "record does not decode; the batch handler gets the records before it");
-                        undecodable = Some(SegmentFailure { index, failure: Failure::Decode(error) });
+                    Ok(None) => {}
+                    Err(failure) => {
+                        tracing::warn!(%failure, "record failed before the batch handler; it gets the records before it");
+                        undecodable = Some(SegmentFailure { index, failure });
                         break;
                     }
                 }

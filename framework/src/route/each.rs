@@ -7,7 +7,6 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::{ErasedRoute, Filter, IntoRoute, Route};
-use crate::decode::decode_record;
 use crate::payload::RawRecord;
 use crate::process::{guarded, record_span, Deadline, Failure, SegmentFailure};
 use crate::{Change, EventName, RecordHandler};
@@ -93,11 +92,10 @@ where
         if deadline.expired() {
             return Err(Failure::NotStarted);
         }
-        let change = decode_record::<T, K>(record).map_err(Failure::Decode)?;
-        if !self.filter.accepts(&change) {
+        let Some(change) = self.filter.admit(record)? else {
             tracing::debug!("filtered out by predicate");
             return Ok(());
-        }
+        };
         guarded(async { self.handler.call(change).await }, deadline).await?.map_err(Failure::Handler)?;
         tracing::debug!("record processed");
         Ok(())

@@ -1,5 +1,10 @@
 //! Which changes a route hands to its handler.
 
+use serde::de::DeserializeOwned;
+
+use crate::decode::decode_record;
+use crate::payload::RawRecord;
+use crate::process::{contained, Failure};
 use crate::{Change, EventName};
 
 type Predicate<T, K> = Box<dyn Fn(&Change<T, K>) -> bool + Send + Sync>;
@@ -35,8 +40,16 @@ impl<T, K> Filter<T, K> {
         event.is_none_or(|event| self.events[slot(event)])
     }
 
-    pub(crate) fn accepts(&self, change: &Change<T, K>) -> bool {
-        self.predicates.iter().all(|predicate| predicate(change))
+    /// Decodes a record and applies the predicates: `Ok(None)` when filtered out. A panic in
+    /// the user's `Deserialize` code or in a predicate fails the record like any failure.
+    pub(crate) fn admit(&self, record: &RawRecord<'_>) -> Result<Option<Change<T, K>>, Failure>
+    where
+        T: DeserializeOwned + 'static,
+        K: DeserializeOwned + 'static,
+    {
+        let change = contained(|| decode_record::<T, K>(record))?.map_err(Failure::Decode)?;
+        let accepted = contained(|| self.predicates.iter().all(|predicate| predicate(&change)))?;
+        Ok(accepted.then_some(change))
     }
 }
 

@@ -65,9 +65,15 @@ impl Router {
     /// over a table route for the same stream.
     ///
     /// # Panics
-    /// If the stream already has a route: one stream, one handler.
+    /// If the stream already has a route (one stream, one handler), or if it starts with
+    /// `arn:` but is not a stream ARN (a table ARN would never match a record).
     #[track_caller]
     pub fn stream<M>(mut self, stream: &str, route: impl IntoRoute<M>) -> Self {
+        assert!(
+            !stream.starts_with("arn:") || StreamArn::parse(stream).is_some(),
+            "`{stream}` is not a stream ARN (arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>); \
+             name the table instead to route every stream of it"
+        );
         let index = self.routes.len();
         let (routes, kind) =
             if stream.starts_with("arn:") { (&mut self.by_arn, "ARN") } else { (&mut self.by_table, "table") };
@@ -116,7 +122,19 @@ impl Router {
     pub async fn handle(&self, payload: &[u8], context: &Context) -> Result<DynamoDbEventResponse, Error> {
         let span = tracing::info_span!("invocation", request_id = %context.request_id, deadline_ms = context.deadline);
         async {
-            let deadline = Deadline::new(context.deadline, self.deadline_margin.unwrap_or(DEFAULT_DEADLINE_MARGIN));
+            let margin = self.deadline_margin.unwrap_or(DEFAULT_DEADLINE_MARGIN);
+            let deadline = Deadline::new(context.deadline, margin);
+            if deadline.expired() {
+                // Lambda starts every invocation with its whole timeout: no time at the start
+                // means the margin is set at or above the timeout, and no record would ever run.
+                let error = Error::Config(format!(
+                    "the deadline margin ({} ms) leaves no time in this invocation: set {} below the function timeout",
+                    margin.as_millis(),
+                    crate::DEADLINE_MARGIN_ENV
+                ));
+                tracing::error!(%error);
+                return Err(error);
+            }
             let outcome = process(self, payload, &deadline).await?;
             respond(outcome, self.error_when_nothing_processed)
         }

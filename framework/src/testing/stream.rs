@@ -82,7 +82,8 @@ impl Stream {
 
     fn open_shard(&mut self, parent: Option<String>) -> String {
         self.shard_counter += 1;
-        let shard_id = format!("shardId-{:020}-{:08x}", 1_795_000_000_000u64 + u64::from(self.shard_counter), self.shard_counter);
+        let shard_id =
+            format!("shardId-{:020}-{:08x}", 1_795_000_000_000u64 + u64::from(self.shard_counter), self.shard_counter);
         let info = ShardInfo {
             shard_id: shard_id.clone(),
             parent_shard_id: parent,
@@ -101,7 +102,8 @@ impl Stream {
 
     /// The open shard a key maps to.
     fn shard_for(&self, key: &str) -> usize {
-        let open: Vec<usize> = (0..self.shards.len()).filter(|&i| self.shards[i].info.ending_sequence_number.is_none()).collect();
+        let open: Vec<usize> =
+            (0..self.shards.len()).filter(|&i| self.shards[i].info.ending_sequence_number.is_none()).collect();
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
         let slot = usize::try_from(hasher.finish() % open.len().max(1) as u64).unwrap_or(0);

@@ -173,11 +173,21 @@ impl Table {
     }
 
     /// `UpdateItem` with a condition on the item as it is.
-    pub fn update_if(&mut self, key: Item, update: &Update, condition: &Condition) -> Result<Option<StreamRecord>, TableError> {
+    pub fn update_if(
+        &mut self,
+        key: Item,
+        update: &Update,
+        condition: &Condition,
+    ) -> Result<Option<StreamRecord>, TableError> {
         self.update_when(key, update, Some(condition))
     }
 
-    fn update_when(&mut self, key: Item, update: &Update, condition: Option<&Condition>) -> Result<Option<StreamRecord>, TableError> {
+    fn update_when(
+        &mut self,
+        key: Item,
+        update: &Update,
+        condition: Option<&Condition>,
+    ) -> Result<Option<StreamRecord>, TableError> {
         let key = normalize(self.schema.key_of(&key)?);
         for name in update.set.iter().map(|(name, _)| name).chain(&update.remove) {
             if self.schema.names().any(|key_name| key_name == name) {
@@ -228,7 +238,12 @@ impl Table {
         due.into_iter().filter_map(|key| self.write(key, None, true)).collect()
     }
 
-    fn delete_when(&mut self, key: Item, condition: Option<&Condition>, ttl: bool) -> Result<Option<StreamRecord>, TableError> {
+    fn delete_when(
+        &mut self,
+        key: Item,
+        condition: Option<&Condition>,
+        ttl: bool,
+    ) -> Result<Option<StreamRecord>, TableError> {
         let key = key_text(&normalize(self.schema.key_of(&key)?));
         self.check(&key, condition)?;
         Ok(self.write(key, None, ttl))
@@ -256,7 +271,8 @@ impl Table {
         let keys = self.schema.key_of(new.as_ref().or(old.as_ref())?).ok()?;
         let new_image = new.filter(|_| self.view_type.carries_new_image(event_name));
         let old_image = old.filter(|_| self.view_type.carries_old_image(event_name));
-        let size_bytes = item_size(&keys) + new_image.as_ref().map_or(0, item_size) + old_image.as_ref().map_or(0, item_size);
+        let size_bytes =
+            item_size(&keys) + new_image.as_ref().map_or(0, item_size) + old_image.as_ref().map_or(0, item_size);
         self.events += 1;
         let record = StreamRecord {
             event_id: event_id(self.events),

@@ -53,7 +53,10 @@ fn insert_modify_remove_with_both_images() {
     assert_eq!((modify.old_image, modify.new_image), (Some(order("o1", "NEW")), Some(order("o1", "PAID"))));
 
     let remove = record(table.delete(key("o1")));
-    assert_eq!((remove.event_name, remove.old_image, remove.new_image), (EventName::Remove, Some(order("o1", "PAID")), None));
+    assert_eq!(
+        (remove.event_name, remove.old_image, remove.new_image),
+        (EventName::Remove, Some(order("o1", "PAID")), None)
+    );
     assert!(!remove.ttl_expiry);
     assert_eq!(table.get(&key("o1")), None);
 }
@@ -61,9 +64,14 @@ fn insert_modify_remove_with_both_images() {
 #[test]
 fn writes_that_change_nothing_produce_no_record() {
     let mut table = orders(StreamViewType::NewAndOldImages);
-    record(table.put(item(&[("pk", s("o1")), ("total", n("10.50")), ("tags", AttributeValue::Ss(vec!["b".into(), "a".into()]))])));
+    record(table.put(item(&[
+        ("pk", s("o1")),
+        ("total", n("10.50")),
+        ("tags", AttributeValue::Ss(vec!["b".into(), "a".into()])),
+    ])));
     // Same item: numbers compare as numbers, sets as sets.
-    let same = item(&[("pk", s("o1")), ("total", n("10.5")), ("tags", AttributeValue::Ss(vec!["a".into(), "b".into()]))]);
+    let same =
+        item(&[("pk", s("o1")), ("total", n("10.5")), ("tags", AttributeValue::Ss(vec!["a".into(), "b".into()]))]);
     assert_eq!(table.put(same), Ok(None));
     assert_eq!(table.update(key("o1"), &Update::new().set("total", n("010.500"))), Ok(None));
     assert_eq!(table.update(key("o1"), &Update::new().remove("absent")), Ok(None));
@@ -127,9 +135,13 @@ fn images_per_view_type() {
     ];
     for (view, expected) in cases {
         let mut table = orders(view);
-        let written =
-            [record(table.put(order("o1", "NEW"))), record(table.put(order("o1", "PAID"))), record(table.delete(key("o1")))];
-        let shapes: Vec<_> = written.iter().map(|r| (r.event_name, r.old_image.is_some(), r.new_image.is_some())).collect();
+        let written = [
+            record(table.put(order("o1", "NEW"))),
+            record(table.put(order("o1", "PAID"))),
+            record(table.delete(key("o1"))),
+        ];
+        let shapes: Vec<_> =
+            written.iter().map(|r| (r.event_name, r.old_image.is_some(), r.new_image.is_some())).collect();
         assert_eq!(shapes, expected, "{view}");
         assert!(written.iter().all(|r| r.keys == key("o1") && r.view_type == view));
     }
@@ -205,7 +217,8 @@ fn shards_split_with_lineage_and_read_like_the_streams_api() {
     }
     let parent_records = table.stream().shard_records(&parent.shard_id).map(<[_]>::len);
     assert_eq!(parent_records, Ok(10));
-    let child_counts: Vec<usize> = children.iter().map(|c| table.stream().shard_records(c).map_or(0, <[_]>::len)).collect();
+    let child_counts: Vec<usize> =
+        children.iter().map(|c| table.stream().shard_records(c).map_or(0, <[_]>::len)).collect();
     assert_eq!(child_counts.iter().sum::<usize>(), 30);
     assert!(child_counts.iter().all(|&c| c > 0), "keys spread over both children: {child_counts:?}");
 
@@ -224,7 +237,10 @@ fn shards_split_with_lineage_and_read_like_the_streams_api() {
     let latest = stream.read(open, &Position::Latest, 10).unwrap_or_else(|e| panic!("{e}"));
     assert!(latest.records.is_empty());
     assert!(matches!(latest.next, Some(Position::After(_))), "LATEST becomes a concrete position: {:?}", latest.next);
-    assert_eq!(stream.read("shardId-nope", &Position::TrimHorizon, 1), Err(TableError::UnknownShard("shardId-nope".into())));
+    assert_eq!(
+        stream.read("shardId-nope", &Position::TrimHorizon, 1),
+        Err(TableError::UnknownShard("shardId-nope".into()))
+    );
 
     let page = stream.describe_page(None, 2).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.shards.len(), 2);

@@ -200,12 +200,8 @@ impl<'r> Simulator<'r> {
         if acknowledged < len {
             self.after_failure(lane, &result, len - acknowledged);
         }
-        let report = InvocationReport {
-            number,
-            lane,
-            batch: batch.iter().map(|r| r.sequence_number.clone()).collect(),
-            result,
-        };
+        let report =
+            InvocationReport { number, lane, batch: batch.iter().map(|r| r.sequence_number.clone()).collect(), result };
         self.trace.invocations.push(report.clone());
         report
     }
@@ -247,7 +243,10 @@ impl<'r> Simulator<'r> {
 }
 
 /// Reads a partial batch response as Lambda does.
-fn classify(failures: &[aws_lambda_events::streams::DynamoDbBatchItemFailure], batch: &[StreamRecord]) -> InvocationResult {
+fn classify(
+    failures: &[aws_lambda_events::streams::DynamoDbBatchItemFailure],
+    batch: &[StreamRecord],
+) -> InvocationResult {
     let mut lowest: Option<SequenceNumber> = None;
     for failure in failures {
         let Some(id) = failure.item_identifier.as_deref().filter(|id| !id.is_empty()) else {
