@@ -31,11 +31,11 @@ test: lint unit cfn-lint invoke-check ## Everything CI runs: format, lints, docs
 
 lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --locked -- -D warnings
-	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+	cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 
 unit: ## Unit, property and workspace tests (canned payloads, no AWS)
-	cargo test --workspace --locked
+	cargo test --workspace --all-features --locked
 
 cfn-lint: $(TOOLS) ## Check template.yaml offline
 	cfn-lint --non-zero-exit-code informational template.yaml
