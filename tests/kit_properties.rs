@@ -56,7 +56,10 @@ fn fault(failures: bool) -> BoxedStrategy<Fault> {
 
 fn ops(len: std::ops::Range<usize>, keys: u8, failures: bool) -> impl Strategy<Value = Vec<Op>> {
     let write = prop_oneof![5 => Just(Write::Put), 3 => Just(Write::Update), 1 => Just(Write::Delete)];
-    prop::collection::vec((0..keys, write, fault(failures)).prop_map(|(key, write, fault)| Op { key, write, fault }), len)
+    prop::collection::vec(
+        (0..keys, write, fault(failures)).prop_map(|(key, write, fault)| Op { key, write, fault }),
+        len,
+    )
 }
 
 fn mapping(failures: bool) -> impl Strategy<Value = EventSourceMapping> {
@@ -237,7 +240,11 @@ fn check(ops: &[Op], mapping: EventSourceMapping) -> Result<(), TestCaseError> {
         if discarded.condition == FailureCondition::RetryAttemptsExhausted {
             let attempts = run.trace.attempts(&discarded.start_sequence_number).len();
             let allowed = retries.map_or(usize::MAX, |r| r as usize + 1);
-            prop_assert!(attempts >= allowed, "{} discarded after {attempts} attempts", discarded.start_sequence_number);
+            prop_assert!(
+                attempts >= allowed,
+                "{} discarded after {attempts} attempts",
+                discarded.start_sequence_number
+            );
         }
     }
 
@@ -286,7 +293,9 @@ fn ignoring_batch_item_failures_loses_records_and_the_check_sees_it() {
     let run = simulate(&ops, mapping.clone());
     assert_eq!(lost(&run).len(), 7, "the failed record and the six never started after it");
     assert!(check(&ops, mapping).is_err());
-    assert!(check(&ops, EventSourceMapping { maximum_retry_attempts: Some(2), ..EventSourceMapping::default() }).is_ok());
+    assert!(
+        check(&ops, EventSourceMapping { maximum_retry_attempts: Some(2), ..EventSourceMapping::default() }).is_ok()
+    );
 }
 
 proptest! {

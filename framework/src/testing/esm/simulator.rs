@@ -185,7 +185,6 @@ impl<'r> Simulator<'r> {
         let number = self.trace.invocations.len() + 1;
         let result = self.invoke(number, batch).await;
         self.clock += self.mapping.seconds_per_invocation;
-        self.lanes[lane].invokes_at_checkpoint += 1;
 
         let acknowledged = match &result {
             InvocationResult::Success => len,
@@ -198,6 +197,8 @@ impl<'r> Simulator<'r> {
         }
         self.lanes[lane].advance(acknowledged);
         if acknowledged < len {
+            // This invocation is the first (or another) failed one at the new checkpoint.
+            self.lanes[lane].invokes_at_checkpoint += 1;
             self.after_failure(lane, &result, len - acknowledged);
         }
         let report =
@@ -260,4 +261,40 @@ fn classify(
         }
     }
     lowest.map_or(InvocationResult::Success, InvocationResult::Partial)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classify;
+    use crate::testing::{KeySchema, Table};
+    use crate::StreamViewType;
+    use aws_lambda_events::streams::DynamoDbBatchItemFailure;
+    use serde_dynamo::{AttributeValue, Item};
+
+    fn failure(id: Option<&str>) -> DynamoDbBatchItemFailure {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = id.map(str::to_owned);
+        failure
+    }
+
+    #[test]
+    fn responses_are_read_as_lambda_reads_them() {
+        let mut table = Table::new("T", KeySchema::hash("pk"), StreamViewType::KeysOnly);
+        for pk in ["a", "b", "c"] {
+            let item = Item::from(std::collections::HashMap::from([("pk".to_owned(), AttributeValue::S(pk.into()))]));
+            let _ = table.put(item);
+        }
+        let batch = table.stream().records();
+        let seq = |i: usize| batch[i].sequence_number.as_str().to_owned();
+        use super::InvocationResult::*;
+        assert_eq!(classify(&[], &batch), Success);
+        assert_eq!(
+            classify(&[failure(Some(&seq(2))), failure(Some(&seq(1)))], &batch),
+            Partial(batch[1].sequence_number.clone())
+        );
+        assert!(matches!(classify(&[failure(None)], &batch), InvalidResponse(_)));
+        assert!(matches!(classify(&[failure(Some(""))], &batch), InvalidResponse(_)));
+        assert!(matches!(classify(&[failure(Some("999"))], &batch), InvalidResponse(_)));
+        assert!(matches!(classify(&[failure(Some(&seq(0))), failure(None)], &batch), InvalidResponse(_)));
+    }
 }
