@@ -6,9 +6,10 @@ SHELL := /bin/bash
 
 CARGO_LAMBDA_VERSION := 1.9.2
 CFN_LINT_VERSION := 1.58.0
+MOTO_VERSION := 5.2.5
 
 VENV := .venv
-TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)
+TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help tools demo test lint unit invoke-check cfn-lint build clean
@@ -19,10 +20,10 @@ help: ## List the targets
 $(TOOLS):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
-		cargo-lambda==$(CARGO_LAMBDA_VERSION) cfn-lint==$(CFN_LINT_VERSION)
+		cargo-lambda==$(CARGO_LAMBDA_VERSION) cfn-lint==$(CFN_LINT_VERSION) 'moto[server]==$(MOTO_VERSION)'
 	touch $@
 
-tools: $(TOOLS) ## Install cargo-lambda and cfn-lint (pinned) into .venv
+tools: $(TOOLS) ## Install cargo-lambda, cfn-lint and moto (pinned) into .venv
 
 demo: $(TOOLS) ## Run the fault-injection function under `cargo lambda watch` and invoke it with every fixture
 	python3 tests/lambda_invoke.py --show
@@ -34,8 +35,8 @@ lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 	cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 
-unit: ## Unit, property and workspace tests (canned payloads, no AWS)
-	cargo test --workspace --all-features --locked
+unit: $(TOOLS) ## Unit, property and workspace tests; DynamoDB tests against moto on 127.0.0.1
+	scripts/with-moto cargo test --workspace --all-features --locked
 
 cfn-lint: $(TOOLS) ## Check template.yaml offline
 	cfn-lint --non-zero-exit-code informational template.yaml

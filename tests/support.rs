@@ -84,3 +84,26 @@ pub async fn capture_logs<F: std::future::Future>(work: F) -> (F::Output, String
     let text = String::from_utf8_lossy(&buffer.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned();
     (output, text)
 }
+
+/// Whether a DynamoDB endpoint (moto, started by `scripts/with-moto`) is configured through
+/// the SDK's standard `AWS_ENDPOINT_URL`. Without one, a test that needs it is skipped with a
+/// message, unless `DDBSTREAM_REQUIRE_MOTO` is set (as `make test` sets it), when it fails.
+pub fn local_dynamodb() -> bool {
+    if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("DDBSTREAM_REQUIRE_MOTO").is_none(),
+        "DDBSTREAM_REQUIRE_MOTO is set but AWS_ENDPOINT_URL is not: run through scripts/with-moto"
+    );
+    eprintln!("skip: no AWS_ENDPOINT_URL; run `scripts/with-moto cargo test` (make test does)");
+    false
+}
+
+/// A name no other test run uses, for tables created on the shared local server.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::AtomicU32;
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
