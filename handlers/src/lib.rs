@@ -1,6 +1,21 @@
-//! Deployable DynamoDB Streams functions built on [`ddbstream`].
+//! Deployable DynamoDB Streams functions built on [`ddbstream`], for a small shop: orders
+//! placed by customers.
 //!
-//! Each binary's `main.rs` is thin Lambda glue; the logic lives here, callable from tests
-//! with no AWS.
+//! | Function | Stream(s) | Effect |
+//! | --- | --- | --- |
+//! | `orders-projector` | Orders | per-customer totals in `CustomerTotals` ([`orders::totals`]); one `Outbox` notification when an order ships ([`orders::shipping`]) |
+//! | `customers-replicator` | Customers | `CustomersByEmail`, the customers keyed by email ([`replica`]) |
+//! | `audit-archive` | Orders, Customers | every change into `Audit`, TTL expiries marked ([`audit`]) |
+//! | `fault-injection` | any | a test tool for failure handling ([`fault_injection`]) |
+//!
+//! Each binary's `main.rs` is thin Lambda glue; the logic here is plain functions of typed
+//! changes, and the `plan` functions return the DynamoDB writes without making them, so they
+//! can be tested with no AWS at all.
 
+pub mod audit;
+pub mod config;
 pub mod fault_injection;
+pub mod model;
+pub mod orders;
+pub mod replica;
+pub mod store;

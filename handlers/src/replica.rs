@@ -1,0 +1,107 @@
+//! The `customers-replicator` function, on the `Customers` stream: keeps `CustomersByEmail`,
+//! the same customers keyed by email, in sync: inserts, modifies, removes, and email
+//! changes (the view's key changes: the old email becomes a tombstone, the new one is written).
+//!
+//! Idempotency: every view item carries `source_seq`, the sequence number of the change that
+//! wrote it, and every write is conditional on `attribute_not_exists(email) OR source_seq <
+//! :seq`, all of one change in one transaction. A redelivered or older change fails the
+//! condition and is skipped. Removals write tombstones (`deleted = true`) instead of
+//! deleting, so a replayed insert cannot resurrect the customer; tombstones expire (TTL
+//! `expires_at`) after 48 hours, longer than the 24 hours a stream keeps records, so no
+//! replay can outlive them. Readers treat `deleted = true` as absent. Assumes emails are
+//! unique per customer, as the sign-up flow enforces.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use ddbstream::{BoxError, Change, Router};
+
+use crate::config::{required, MissingSetting};
+use crate::model::{Customer, CustomerKey};
+use crate::store::{apply, item, n, s, sortable, Applied};
+
+/// How long a tombstone outlives its change: twice the stream's 24-hour retention.
+pub const TOMBSTONE_SECONDS: u64 = 48 * 3600;
+
+/// Where the function reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tables {
+    /// The `Customers` table, whose stream the function reads.
+    pub customers: String,
+    /// `CustomersByEmail`, the view it maintains.
+    pub by_email: String,
+}
+
+impl Tables {
+    /// From `CUSTOMERS_TABLE` and `CUSTOMERS_BY_EMAIL_TABLE`.
+    pub fn from_env() -> Result<Self, MissingSetting> {
+        Ok(Self { customers: required("CUSTOMERS_TABLE")?, by_email: required("CUSTOMERS_BY_EMAIL_TABLE")? })
+    }
+}
+
+/// The view writes for one customer change.
+pub fn plan(change: &Change<Customer, CustomerKey>, table: &str) -> Result<Vec<TransactWriteItem>, BoxError> {
+    let seq = sortable(change.sequence_number())?;
+    let at = change.meta.approximate_creation_time.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    let expires_at = at.map_or(0, |d| d.as_secs()) + TOMBSTONE_SECONDS;
+    let new = change.new_image();
+    let old = change.old_image();
+    if new.is_none() && old.is_none() {
+        change.require_old()?; // says which view type the stream lacks
+    }
+    let customer_id = &change.keys.customer_id;
+    let mut writes = Vec::new();
+    if let Some(new) = new {
+        let mut live = item([
+            ("email", s(&new.email)),
+            ("customer_id", s(customer_id)),
+            ("name", s(&new.name)),
+            ("deleted", AttributeValue::Bool(false)),
+            ("source_seq", s(&seq)),
+        ]);
+        if let Some(tier) = &new.tier {
+            live.insert("tier".into(), s(tier));
+        }
+        writes.push(guarded(table, live, &seq)?);
+    }
+    if let Some(old) = old.filter(|old| new.is_none_or(|new| new.email != old.email)) {
+        let tombstone = item([
+            ("email", s(&old.email)),
+            ("customer_id", s(customer_id)),
+            ("deleted", AttributeValue::Bool(true)),
+            ("source_seq", s(&seq)),
+            ("expires_at", n(expires_at)),
+        ]);
+        writes.push(guarded(table, tombstone, &seq)?);
+    }
+    Ok(writes)
+}
+
+fn guarded(
+    table: &str,
+    item: std::collections::HashMap<String, AttributeValue>,
+    seq: &str,
+) -> Result<TransactWriteItem, BoxError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(email) OR source_seq < :seq")
+        .expression_attribute_values(":seq", s(seq))
+        .build()?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Applies one customer change.
+pub async fn handle(client: &Client, table: &str, change: Change<Customer, CustomerKey>) -> Result<Applied, BoxError> {
+    apply(client, plan(&change, table)?).await
+}
+
+/// The function's router: the `Customers` stream, one change at a time.
+pub fn router(client: Client, tables: Tables) -> Router {
+    let shared = Arc::new((client, tables.by_email));
+    Router::new().stream(&tables.customers, move |change: Change<Customer, CustomerKey>| {
+        let shared = Arc::clone(&shared);
+        async move { handle(&shared.0, &shared.1, change).await.map(|_| ()) }
+    })
+}
