@@ -23,7 +23,12 @@ fn expectations() -> Expectations {
 async fn every_fixture_gets_the_expected_answer() {
     let expected = expectations();
     let fixtures: Vec<String> = std::fs::read_dir(fixtures_dir())
-        .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     for name in &fixtures {
         assert!(

@@ -107,3 +107,55 @@ pub fn unique_name(prefix: &str) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos();
     format!("{prefix}-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
+
+/// A DynamoDB client for the local server, configured only by the SDK's standard
+/// environment variables (`AWS_ENDPOINT_URL`, region, credentials).
+pub async fn local_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await)
+}
+
+/// Creates an on-demand table keyed by string attributes (a hash key, and a range key if
+/// given) with a unique name, and returns the name.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, prefix: &str, hash: &str, range: Option<&str>) -> String {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let name = unique_name(prefix);
+    let mut request = client.create_table().table_name(&name).billing_mode(BillingMode::PayPerRequest);
+    for (attribute, key_type) in std::iter::once((hash, KeyType::Hash)).chain(range.map(|r| (r, KeyType::Range))) {
+        let definition =
+            AttributeDefinition::builder().attribute_name(attribute).attribute_type(ScalarAttributeType::S).build();
+        let element = KeySchemaElement::builder().attribute_name(attribute).key_type(key_type).build();
+        match (definition, element) {
+            (Ok(d), Ok(e)) => request = request.attribute_definitions(d).key_schema(e),
+            (d, e) => panic!("key schema: {d:?} {e:?}"),
+        }
+    }
+    request.send().await.unwrap_or_else(|e| panic!("create_table {name}: {e:?}"));
+    name
+}
+
+/// Every item of a table, as `serde_dynamo` items sorted by their text form, for exact
+/// comparisons.
+pub async fn scan_all(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<serde_dynamo::Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("scan {table}: {e:?}"));
+        items.extend(page.items().iter().map(|item| serde_dynamo::Item::from(item.clone())));
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    items.sort_by_key(|item| {
+        let mut pairs: Vec<String> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        pairs.sort();
+        pairs.join(";")
+    });
+    items
+}

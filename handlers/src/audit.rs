@@ -52,7 +52,10 @@ impl Tables {
 pub fn audit_item(change: &Change<Item>) -> Result<HashMap<String, AttributeValue>, BoxError> {
     let meta = &change.meta;
     let table = meta.table_name.as_deref().unwrap_or("unknown-table");
-    let at = meta.approximate_creation_time.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+    let at = meta
+        .approximate_creation_time
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
     let mut audit = item([
         ("pk", s(format!("{table}#{}", key_text(&change.keys)))),
         ("sk", s(sortable(change.sequence_number())?)),
@@ -99,7 +102,8 @@ pub async fn archive(client: &Client, table: &str, changes: Vec<Change<Item>>) -
         let mut requests = Vec::with_capacity(chunk.len());
         for (i, change) in chunk.iter().enumerate() {
             let item = audit_item(change).map_err(|e| BatchFailure::at(offset + i, e))?;
-            let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| BatchFailure::at(offset + i, e))?;
+            let put =
+                PutRequest::builder().set_item(Some(item)).build().map_err(|e| BatchFailure::at(offset + i, e))?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
         write_chunk(client, table, requests).await.map_err(|(first, e)| BatchFailure::at(offset + first, e))?;
@@ -113,14 +117,18 @@ async fn write_chunk(client: &Client, table: &str, mut pending: Vec<WriteRequest
     let all = pending.clone();
     for attempt in 0..ATTEMPTS {
         let result = client.batch_write_item().request_items(table, pending.clone()).send().await;
-        let output = result.map_err(|e| (first_of(&all, &pending), format!("BatchWriteItem failed: {}", error_chain(&e)).into()))?;
+        let output = result
+            .map_err(|e| (first_of(&all, &pending), format!("BatchWriteItem failed: {}", error_chain(&e)).into()))?;
         pending = output.unprocessed_items().and_then(|u| u.get(table)).cloned().unwrap_or_default();
         if pending.is_empty() {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
     }
-    Err((first_of(&all, &pending), format!("{} audit items still unprocessed after {ATTEMPTS} attempts", pending.len()).into()))
+    Err((
+        first_of(&all, &pending),
+        format!("{} audit items still unprocessed after {ATTEMPTS} attempts", pending.len()).into(),
+    ))
 }
 
 fn first_of(all: &[WriteRequest], pending: &[WriteRequest]) -> usize {

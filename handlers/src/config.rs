@@ -27,6 +27,8 @@ mod tests {
     fn a_missing_setting_names_itself() {
         let err = required("DDBSTREAM_SURELY_UNSET_SETTING").err();
         assert_eq!(err, Some(MissingSetting("DDBSTREAM_SURELY_UNSET_SETTING")));
-        assert!(err.is_some_and(|e| e.to_string().starts_with("environment variable DDBSTREAM_SURELY_UNSET_SETTING is not set")));
+        assert!(err.is_some_and(|e| e
+            .to_string()
+            .starts_with("environment variable DDBSTREAM_SURELY_UNSET_SETTING is not set")));
     }
 }
