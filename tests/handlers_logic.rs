@@ -130,7 +130,7 @@ async fn customer_changes_plan_the_view_with_tombstones() {
         format!("PUT ByEmail [{}] {condition}", fields.join(" "))
     };
     let tombstone = |email: &str, id: &str, n: u32, at: u64| {
-        let mut fields = vec![
+        let mut fields = [
             format!("customer_id={:?}", AttributeValue::S(id.into())),
             format!("deleted={:?}", AttributeValue::Bool(true)),
             format!("email={:?}", AttributeValue::S(email.into())),
