@@ -12,7 +12,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo test lint unit invoke-check cfn-lint build clean
+.PHONY: help tools demo test lint unit invoke-check invoke cfn-lint build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ tools: $(TOOLS) ## Install cargo-lambda, cfn-lint and moto (pinned) into .venv
 demo: $(TOOLS) ## Run the fault-injection function under `cargo lambda watch` and invoke it with every fixture
 	python3 tests/lambda_invoke.py --show
 
-test: lint unit cfn-lint invoke-check ## Everything CI runs: format, lints, docs, unit and workspace tests, template, runtime check
+test: lint unit cfn-lint invoke-check invoke ## Everything CI runs: lints, docs, tests, template, runtime checks
 
 lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 	cargo fmt --all -- --check
@@ -43,6 +43,9 @@ cfn-lint: $(TOOLS) ## Check template.yaml offline
 
 invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real Lambda runtime interface
 	python3 tests/lambda_invoke.py
+
+invoke: $(TOOLS) ## Run the functions under `cargo lambda watch` against a local DynamoDB, invoke each with its stream, show the tables
+	scripts/with-moto $(VENV)/bin/python tests/invoke_handlers.py
 
 build: $(TOOLS) ## Build the release Lambda bootstraps for arm64
 	cargo lambda build --release --arm64 --locked
