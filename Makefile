@@ -12,7 +12,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo test lint unit invoke-check invoke cfn-lint build clean
+.PHONY: help tools demo failures test lint unit invoke-check invoke cfn-lint build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -25,7 +25,9 @@ $(TOOLS):
 
 tools: $(TOOLS) ## Install cargo-lambda, cfn-lint and moto (pinned) into .venv
 
-demo: $(TOOLS) ## Run the fault-injection function under `cargo lambda watch` and invoke it with every fixture
+demo: invoke ## The main job on local defaults: the functions against a local DynamoDB, tables shown
+
+failures: $(TOOLS) ## Invoke the fault-injection function with every fixture and show each answer and why
 	python3 tests/lambda_invoke.py --show
 
 test: lint unit cfn-lint invoke-check invoke ## Everything CI runs: lints, docs, tests, template, runtime checks
