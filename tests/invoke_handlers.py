@@ -10,11 +10,12 @@ them (including a redelivery), and stops what it started.
 
 import json
 import os
+import subprocess
 import sys
 
 import boto3
 
-from lambda_watch import FIXTURES, Checks, Watch, parse
+from lambda_watch import FIXTURES, ROOT, Checks, Watch
 
 SUFFIX = f"invoke-{os.getpid()}"
 TABLES = {
@@ -94,6 +95,10 @@ def main():
         ttl = [i["pk"] for i in audit if i["expired_by_ttl"]]
         checks.check("audit: 13 changes, the TTL expiry marked", len(audit) == 13 and ttl == ["Orders#order_id=o3"], (len(audit), ttl))
         checks.check("no function restarted", watch.restarts() == 0, watch.log_path)
+        bare = {k: v for k, v in os.environ.items() if not k.endswith("_TABLE")}
+        start = subprocess.run([str(ROOT / "target" / "debug" / "orders-projector")], env=bare, capture_output=True, text=True, timeout=60)
+        checks.check("a missing setting stops the function at start-up, naming it",
+                     start.returncode != 0 and "environment variable ORDERS_TABLE is not set" in start.stderr, start.stderr)
     finally:
         watch.stop()
     return checks.finish()

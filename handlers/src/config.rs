@@ -3,8 +3,15 @@
 use std::fmt;
 
 /// A required environment variable is missing or empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct MissingSetting(pub &'static str);
+
+/// `main` prints its error with `Debug`: make that the readable message.
+impl fmt::Debug for MissingSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 impl fmt::Display for MissingSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
