@@ -12,7 +12,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit invoke-check invoke cfn-lint build clean
+.PHONY: help tools demo failures test lint unit invoke-check invoke template build deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ demo: invoke ## The main job on local defaults: the functions against a local Dy
 failures: $(TOOLS) ## Invoke the fault-injection function with every fixture and show each answer and why
 	python3 tests/lambda_invoke.py --show
 
-test: lint unit cfn-lint invoke-check invoke ## Everything CI runs: lints, docs, tests, template, runtime checks
+test: lint unit template invoke-check invoke ## Everything CI runs: lints, docs, tests, template, runtime checks
 
 lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 	cargo fmt --all -- --check
@@ -40,8 +40,9 @@ lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 unit: $(TOOLS) ## Unit, property and workspace tests; DynamoDB tests against moto on 127.0.0.1
 	scripts/with-moto cargo test --workspace --all-features --locked
 
-cfn-lint: $(TOOLS) ## Check template.yaml offline
+template: $(TOOLS) ## Check template.yaml offline: cfn-lint, then the project's own invariants
 	cfn-lint --non-zero-exit-code informational template.yaml
+	$(VENV)/bin/python tests/template_invariants.py
 
 invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real Lambda runtime interface
 	python3 tests/lambda_invoke.py
@@ -49,8 +50,21 @@ invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real L
 invoke: $(TOOLS) ## Run the functions under `cargo lambda watch` against a local DynamoDB, invoke each with its stream, show the tables
 	scripts/with-moto $(VENV)/bin/python tests/invoke_handlers.py
 
-build: $(TOOLS) ## Build the release Lambda bootstraps for arm64
-	cargo lambda build --release --arm64 --locked
+build: $(TOOLS) ## Build the release Lambda bootstraps for arm64 and report their sizes
+	rustup target add aarch64-unknown-linux-gnu
+	cargo lambda build --release --arm64 --locked --package handlers
+	@for f in target/lambda/*/bootstrap; do printf '%-40s %8s KiB\n' "$$f" "$$(( $$(stat -c %s "$$f") / 1024 ))"; done
+
+SAM_VERSION := 1.170.0
+SAM := $(VENV)/.sam-$(SAM_VERSION)
+
+$(SAM): $(TOOLS)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_VERSION)
+	touch $@
+
+deploy: $(SAM) ## sam build, then sam deploy --guided (needs AWS credentials; not run in CI)
+	$(VENV)/bin/sam build --beta-features
+	$(VENV)/bin/sam deploy --guided
 
 clean: ## Remove build output and installed tools
 	cargo clean
