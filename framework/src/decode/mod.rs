@@ -1,6 +1,7 @@
 //! Decode: raw records into typed changes, one record at a time.
 
 mod change;
+mod dynamo_json;
 mod error;
 mod image;
 

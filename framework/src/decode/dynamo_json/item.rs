@@ -1,0 +1,353 @@
+//! Items and maps (attribute names to tagged values), lists and sets, and the dispatch on
+//! an attribute's type tag.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+use super::scalar::{Binary, Null, Number, Text};
+
+/// Decodes an image (a JSON object of tagged attributes) into `T`, with the path of the
+/// field that does not fit.
+pub(crate) fn from_image<'de, T: de::Deserialize<'de>>(
+    json: &'de str,
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    let mut input = serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(Attributes(&mut input))
+}
+
+/// A JSON object of attributes: an item, or the payload of an `M`.
+pub(super) struct Attributes<D>(pub(super) D);
+
+impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Attributes<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(AttributeMap(visitor))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, D::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(EnumFromMap(visitor))
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_ignored_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
+        seq tuple tuple_struct map struct identifier
+    }
+}
+
+/// Hands the user's visitor a map whose values are tagged attributes.
+struct AttributeMap<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for AttributeMap<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of DynamoDB attributes")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(TaggedValues(map))
+    }
+}
+
+struct TaggedValues<A>(A);
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for TaggedValues<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        self.0.next_key_seed(seed)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+        self.0.next_value_seed(Tagged(seed))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+/// An enum from a map of one entry: the variant's name, then its value.
+struct EnumFromMap<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for EnumFromMap<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map with one entry naming an enum variant")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_enum(Variant(map))
+    }
+}
+
+struct Variant<A>(A);
+
+impl<'de, A: MapAccess<'de>> de::EnumAccess<'de> for Variant<A> {
+    type Error = A::Error;
+    type Variant = Self;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(mut self, seed: S) -> Result<(S::Value, Self), A::Error> {
+        match self.0.next_key_seed(seed)? {
+            Some(variant) => Ok((variant, self)),
+            None => Err(de::Error::custom("expected a map with one entry, found an empty map")),
+        }
+    }
+}
+
+impl<'de, A: MapAccess<'de>> de::VariantAccess<'de> for Variant<A> {
+    type Error = A::Error;
+
+    fn unit_variant(mut self) -> Result<(), A::Error> {
+        self.0.next_value::<de::IgnoredAny>()?;
+        self.finish(())
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(mut self, seed: S) -> Result<S::Value, A::Error> {
+        let value = self.0.next_value_seed(Tagged(seed))?;
+        self.finish(value)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(mut self, _: usize, visitor: V) -> Result<V::Value, A::Error> {
+        let value = self.0.next_value_seed(Tagged(SeqHint(visitor)))?;
+        self.finish(value)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(mut self, _: &'static [&'static str], visitor: V) -> Result<V::Value, A::Error> {
+        let value = self.0.next_value_seed(Tagged(MapHint(visitor)))?;
+        self.finish(value)
+    }
+}
+
+impl<'de, A: MapAccess<'de>> Variant<A> {
+    fn finish<T>(mut self, value: T) -> Result<T, A::Error> {
+        match self.0.next_key::<de::IgnoredAny>()? {
+            None => Ok(value),
+            Some(_) => Err(de::Error::custom("expected a map with one entry, found more")),
+        }
+    }
+}
+
+struct SeqHint<V>(V);
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for SeqHint<V> {
+    type Value = V::Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
+        deserializer.deserialize_seq(self.0)
+    }
+}
+
+struct MapHint<V>(V);
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for MapHint<V> {
+    type Value = V::Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
+        deserializer.deserialize_map(self.0)
+    }
+}
+
+/// One tagged attribute, `{"TAG": payload}`: reads the tag, then hands the payload to the
+/// user's seed through the deserializer for that tag.
+struct Tagged<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Tagged<S> {
+    type Value = S::Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Tagged<S> {
+    type Value = S::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(r#"an object with a single key "N", "S", "BOOL", "B", "NULL", "M", "L", "SS", "NS", or "BS""#)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<S::Value, A::Error> {
+        let Some(tag) = map.next_key::<Tag>()? else {
+            return Err(de::Error::custom("expected exactly one key in an attribute, found none"));
+        };
+        let seed = self.0;
+        let value = match tag {
+            Tag::S => map.next_value_seed(Payload::<S, AsText>(seed, PhantomData))?,
+            Tag::N => map.next_value_seed(Payload::<S, AsNumber>(seed, PhantomData))?,
+            Tag::B => map.next_value_seed(Payload::<S, AsBinary>(seed, PhantomData))?,
+            Tag::Bool => map.next_value_seed(seed)?,
+            Tag::Null => map.next_value_seed(Payload::<S, AsNull>(seed, PhantomData))?,
+            Tag::M => map.next_value_seed(Payload::<S, AsMap>(seed, PhantomData))?,
+            Tag::L => map.next_value_seed(Payload::<S, AsList<TaggedElement>>(seed, PhantomData))?,
+            Tag::Ss => map.next_value_seed(Payload::<S, AsList<AsText>>(seed, PhantomData))?,
+            Tag::Ns => map.next_value_seed(Payload::<S, AsList<AsNumber>>(seed, PhantomData))?,
+            Tag::Bs => map.next_value_seed(Payload::<S, AsList<AsBinary>>(seed, PhantomData))?,
+        };
+        match map.next_key::<de::IgnoredAny>()? {
+            None => Ok(value),
+            Some(_) => Err(de::Error::custom("expected exactly one key in an attribute, found several")),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+enum Tag {
+    S,
+    N,
+    B,
+    #[serde(rename = "BOOL")]
+    Bool,
+    #[serde(rename = "NULL")]
+    Null,
+    M,
+    L,
+    #[serde(rename = "SS")]
+    Ss,
+    #[serde(rename = "NS")]
+    Ns,
+    #[serde(rename = "BS")]
+    Bs,
+}
+
+/// How a payload (or a list element) of one type is presented to the user's seed.
+trait Wrap {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error>;
+}
+
+struct AsText;
+struct AsNumber;
+struct AsBinary;
+struct AsNull;
+struct AsMap;
+struct AsList<E>(PhantomData<E>);
+struct TaggedElement;
+
+impl Wrap for AsText {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+        seed.deserialize(Text(payload))
+    }
+}
+
+impl Wrap for AsNumber {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+        seed.deserialize(Number(payload))
+    }
+}
+
+impl Wrap for AsBinary {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+        seed.deserialize(Binary(payload))
+    }
+}
+
+impl Wrap for AsNull {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+        seed.deserialize(Null(payload))
+    }
+}
+
+impl Wrap for AsMap {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+        seed.deserialize(Attributes(payload))
+    }
+}
+
+impl Wrap for TaggedElement {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+        Tagged(seed).deserialize(payload)
+    }
+}
+
+impl<E: Wrap> Wrap for AsList<E> {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+        seed.deserialize(List::<D, E>(payload, PhantomData))
+    }
+}
+
+struct Payload<S, W>(S, PhantomData<W>);
+
+impl<'de, S: DeserializeSeed<'de>, W: Wrap> DeserializeSeed<'de> for Payload<S, W> {
+    type Value = S::Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
+        W::run(self.0, deserializer)
+    }
+}
+
+/// A list payload (L, SS, NS, BS); `E` presents each element.
+struct List<D, E>(D, PhantomData<E>);
+
+impl<'de, D: de::Deserializer<'de>, E: Wrap> de::Deserializer<'de> for List<D, E> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_seq(Elements::<V, E>(visitor, PhantomData))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, D::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_ignored_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
+        seq tuple tuple_struct map struct enum identifier
+    }
+}
+
+struct Elements<V, E>(V, PhantomData<E>);
+
+impl<'de, V: Visitor<'de>, E: Wrap> Visitor<'de> for Elements<V, E> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of DynamoDB values")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        self.0.visit_seq(ElementAccess::<A, E>(seq, PhantomData))
+    }
+}
+
+struct ElementAccess<A, E>(A, PhantomData<E>);
+
+impl<'de, A: SeqAccess<'de>, E: Wrap> SeqAccess<'de> for ElementAccess<A, E> {
+    type Error = A::Error;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error> {
+        self.0.next_element_seed(Payload::<S, E>(seed, PhantomData))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
