@@ -75,7 +75,7 @@ async fn an_image_that_does_not_fit_fails_alone_naming_the_field() {
         capture_logs(respond(&router, &fixture("fault-undecodable-image.json"), &Context::default())).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39802")))));
     assert_eq!(log.entries(), [seq("39801")]);
-    assert!(logs.contains("NewImage field `amount`: Expected num"), "{logs}");
+    assert!(logs.contains("NewImage field `amount`: invalid type: string <redacted>, expected i64"), "{logs}");
     assert!(!logs.contains("twelve"), "the offending value is item content: {logs}");
 }
 
