@@ -59,9 +59,13 @@ pub(crate) struct RawRecord<'a> {
 impl<'a> RawRecord<'a> {
     /// Parses the record found at `position` in the payload.
     pub(crate) fn parse(position: usize, raw: &'a RawValue) -> Self {
-        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-        let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-            let error = DecodeError::from_path_error("record", &err);
+        // The fast path tracks no field path; only a failure pays for finding it.
+        let parsed = serde_json::from_str(raw.get()).map_err(|_| {
+            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+            let error = match serde_path_to_error::deserialize::<_, WireRecord<'_>>(&mut deserializer) {
+                Err(err) => DecodeError::from_path_error("record", &err),
+                Ok(_) => DecodeError::new("record", "", "does not parse"),
+            };
             salvage(raw, error)
         });
         Self { position, parsed }

@@ -8,13 +8,20 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::scalar::{Binary, Null, Number, Text};
 
-/// Decodes an image (a JSON object of tagged attributes) into `T`, with the path of the
-/// field that does not fit.
+/// Decodes an image (a JSON object of tagged attributes) into `T`. On failure it decodes
+/// again, tracking the path of the field that does not fit: tracking costs an allocation
+/// per key, which only an error needs.
 pub(crate) fn from_image<'de, T: de::Deserialize<'de>>(
     json: &'de str,
 ) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
     let mut input = serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(Attributes(&mut input))
+    match T::deserialize(Attributes(&mut input)) {
+        Ok(value) => Ok(value),
+        Err(_) => {
+            let mut input = serde_json::Deserializer::from_str(json);
+            serde_path_to_error::deserialize(Attributes(&mut input))
+        }
+    }
 }
 
 /// A JSON object of attributes: an item, or the payload of an `M`.

@@ -1,0 +1,124 @@
+//! Realistic DynamoDB Streams payloads for the benchmarks: order items with strings,
+//! numbers, sets, nested maps and lists, as NEW_AND_OLD_IMAGES modifies.
+
+#![allow(dead_code, missing_docs, unreachable_pub)]
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn s(v: impl Into<String>) -> Value {
+    json!({ "S": v.into() })
+}
+
+fn n(v: impl ToString) -> Value {
+    json!({ "N": v.to_string() })
+}
+
+fn order(i: usize, status: &str) -> Value {
+    let lines: Vec<Value> = (0..3)
+        .map(|l| {
+            json!({"M": {
+                "sku": s(format!("SKU-{:05}", (i * 7 + l) % 10_000)),
+                "title": s(format!("Item {} of order {i}, a fairly descriptive product title", l + 1)),
+                "qty": n(1 + (i + l) % 5),
+                "price": n(format!("{}.{:02}", 5 + (i * 13 + l) % 200, (i + l) % 100)),
+            }})
+        })
+        .collect();
+    json!({
+        "order_id": s(format!("order#{i:08}")),
+        "status": s(status),
+        "amount": n(1_000 + (i * 37) % 90_000),
+        "currency": s("EUR"),
+        "created_at": n(1_795_000_000 + i),
+        "gift": json!({"BOOL": i % 3 == 0}),
+        "notes": if i % 4 == 0 { json!({"NULL": true}) } else { s("Leave the parcel with the neighbour if nobody is home.") },
+        "tags": json!({"SS": ["web", "priority", format!("campaign-{}", i % 12)]}),
+        "scores": json!({"NS": ["0.5", "12", format!("{}", i % 100)]}),
+        "customer": json!({"M": {
+            "id": s(format!("customer#{:06}", i % 5_000)),
+            "name": s("Ada Lovelace"),
+            "email": s(format!("ada.{}@example.com", i % 5_000)),
+            "address": json!({"M": {
+                "street": s("12 St James's Square"),
+                "city": s("London"),
+                "zip": s("SW1Y 4JH"),
+                "country": s("GB"),
+            }}),
+        }}),
+        "items": json!({"L": lines}),
+    })
+}
+
+/// A Lambda event of `records` MODIFY records (status NEW -> PAID), about 1.2 KB each.
+pub fn payload(records: usize) -> Vec<u8> {
+    let records: Vec<Value> = (0..records)
+        .map(|i| {
+            json!({
+                "eventID": format!("{:032x}", i * 7_919 + 13),
+                "eventName": "MODIFY",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "eu-west-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1_795_000_000 + i,
+                    "Keys": {"order_id": s(format!("order#{i:08}"))},
+                    "NewImage": order(i, "PAID"),
+                    "OldImage": order(i, "NEW"),
+                    "SequenceNumber": format!("{}", 4_421_584_500_000_000_000_000u128 + i as u128 * 100),
+                    "SizeBytes": 1_100,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+                "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/2026-11-01T00:00:00.000",
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Address {
+    pub street: String,
+    pub city: String,
+    pub zip: String,
+    pub country: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub address: Address,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Line {
+    pub sku: String,
+    pub title: String,
+    pub qty: u32,
+    pub price: f64,
+}
+
+/// The user's type.
+#[derive(Debug, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub created_at: u64,
+    pub gift: bool,
+    pub notes: Option<String>,
+    pub tags: BTreeSet<String>,
+    pub scores: Vec<f64>,
+    pub customer: Customer,
+    pub items: Vec<Line>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrderKey {
+    pub order_id: String,
+}
