@@ -1,23 +1,23 @@
 //! The outer shape of a Lambda event: `{"Records": [...]}`, each record left unparsed.
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
+use super::fields::RecordFields;
 use crate::decode::redact;
 use crate::Error;
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "Records", borrow)]
-    records: Option<Vec<&'a RawValue>>,
+    records: Option<Vec<RecordFields<'a>>>,
     #[serde(default)]
     window: Option<serde::de::IgnoredAny>,
 }
 
-/// Splits a payload into its records without looking inside them, so that one malformed
-/// record fails alone instead of failing the batch. Unknown top-level fields (tumbling
-/// window state, for example) are ignored.
-pub(crate) fn split_records(payload: &[u8]) -> Result<Vec<&RawValue>, Error> {
+/// Splits a payload into its records in one scan, each record's fields kept as raw JSON
+/// whatever their shape, so that one malformed record fails alone instead of failing the
+/// batch. Unknown top-level fields (tumbling window state, for example) are ignored.
+pub(crate) fn split_records(payload: &[u8]) -> Result<Vec<RecordFields<'_>>, Error> {
     let envelope: Envelope<'_> =
         serde_json::from_slice(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
     if envelope.window.is_some() {
@@ -47,10 +47,14 @@ mod tests {
     use super::split_records;
 
     #[test]
-    fn keeps_each_record_raw() {
-        let records = split_records(br#"{"Records":[{"a":1}, 7, "x"], "window": {}}"#);
-        let records = records.map(|r| r.iter().map(|r| r.get().to_owned()).collect::<Vec<_>>());
-        assert_eq!(records.ok(), Some(vec![r#"{"a":1}"#.to_owned(), "7".to_owned(), r#""x""#.to_owned()]));
+    fn keeps_every_record_whatever_its_shape() {
+        let records = split_records(br#"{"Records":[{"eventID":"e1"}, 7, "x", [1, [2]]], "window": {}}"#);
+        let shapes = records
+            .map(|r| r.iter().map(|f| (f.not_an_object, f.event_id.map(|id| id.get().to_owned()))).collect::<Vec<_>>());
+        assert_eq!(
+            shapes.ok(),
+            Some(vec![(false, Some(r#""e1""#.to_owned())), (true, None), (true, None), (true, None)])
+        );
     }
 
     #[test]

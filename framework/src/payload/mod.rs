@@ -1,6 +1,7 @@
 //! Payload in: the Lambda event split into records, each parsed on its own.
 
 mod envelope;
+mod fields;
 mod record;
 mod sequence_number;
 mod stream_arn;

@@ -3,42 +3,77 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::fields::RecordFields;
+
 use crate::change::{EventName, StreamViewType, UserIdentity};
 use crate::decode::DecodeError;
 use crate::SequenceNumber;
 
 /// A record as Lambda sends it, images left as raw DynamoDB JSON until a route decodes
 /// them into its own types. Unknown fields (`eventVersion`, `eventSource`, ...) are ignored.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(crate) struct WireRecord<'a> {
-    #[serde(rename = "eventID")]
     pub(crate) event_id: String,
     pub(crate) event_name: EventName,
     pub(crate) aws_region: String,
-    #[serde(rename = "eventSourceARN")]
     pub(crate) event_source_arn: String,
-    #[serde(borrow)]
     pub(crate) dynamodb: WireStreamRecord<'a>,
-    #[serde(default)]
     pub(crate) user_identity: Option<UserIdentity>,
 }
 
 /// The `dynamodb` object of a record.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
 pub(crate) struct WireStreamRecord<'a> {
-    #[serde(default)]
     pub(crate) approximate_creation_date_time: Option<f64>,
-    #[serde(borrow)]
     pub(crate) keys: &'a RawValue,
-    #[serde(default, borrow)]
     pub(crate) new_image: Option<&'a RawValue>,
-    #[serde(default, borrow)]
     pub(crate) old_image: Option<&'a RawValue>,
     pub(crate) sequence_number: SequenceNumber,
     pub(crate) size_bytes: u64,
     pub(crate) stream_view_type: StreamViewType,
+}
+
+/// Checks the captured fields, naming the first that is missing or of the wrong type.
+fn check<'a>(fields: &RecordFields<'a>) -> Result<WireRecord<'a>, DecodeError> {
+    if fields.not_an_object {
+        return Err(DecodeError::new("record", "", "expected a JSON object"));
+    }
+    let stream = match &fields.dynamodb {
+        None => return Err(DecodeError::new("record", "", "missing field `dynamodb`")),
+        Some(None) => return Err(DecodeError::new("record", "dynamodb", "expected a JSON object")),
+        Some(Some(stream)) => stream,
+    };
+    let dynamodb = WireStreamRecord {
+        approximate_creation_date_time: optional(
+            stream.approximate_creation_date_time,
+            "dynamodb.ApproximateCreationDateTime",
+        )?,
+        keys: stream.keys.ok_or_else(|| DecodeError::new("record", "dynamodb", "missing field `Keys`"))?,
+        new_image: stream.new_image.filter(|raw| raw.get() != "null"),
+        old_image: stream.old_image.filter(|raw| raw.get() != "null"),
+        sequence_number: required(stream.sequence_number, "dynamodb", "SequenceNumber")?,
+        size_bytes: required(stream.size_bytes, "dynamodb", "SizeBytes")?,
+        stream_view_type: required(stream.stream_view_type, "dynamodb", "StreamViewType")?,
+    };
+    Ok(WireRecord {
+        event_id: required(fields.event_id, "", "eventID")?,
+        event_name: required(fields.event_name, "", "eventName")?,
+        aws_region: required(fields.aws_region, "", "awsRegion")?,
+        event_source_arn: required(fields.event_source_arn, "", "eventSourceARN")?,
+        dynamodb,
+        user_identity: optional(fields.user_identity, "userIdentity")?,
+    })
+}
+
+fn required<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, parent: &str, name: &str) -> Result<T, DecodeError> {
+    let raw = raw.ok_or_else(|| DecodeError::new("record", parent, format!("missing field `{name}`")))?;
+    let path = if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
+    serde_json::from_str(raw.get()).map_err(|err| DecodeError::new("record", path, err))
+}
+
+fn optional<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, path: &str) -> Result<Option<T>, DecodeError> {
+    match raw {
+        None => Ok(None),
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|err| DecodeError::new("record", path, err)),
+    }
 }
 
 /// What could be read of a record that does not have the shape of a stream record:
@@ -57,16 +92,19 @@ pub(crate) struct RawRecord<'a> {
 }
 
 impl<'a> RawRecord<'a> {
-    /// Parses the record found at `position` in the payload.
-    pub(crate) fn parse(position: usize, raw: &'a RawValue) -> Self {
-        // The fast path tracks no field path; only a failure pays for finding it.
-        let parsed = serde_json::from_str(raw.get()).map_err(|_| {
-            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-            let error = match serde_path_to_error::deserialize::<_, WireRecord<'_>>(&mut deserializer) {
-                Err(err) => DecodeError::from_path_error("record", &err),
-                Ok(_) => DecodeError::new("record", "", "does not parse"),
-            };
-            salvage(raw, error)
+    /// Checks the record found at `position` in the payload.
+    pub(crate) fn parse(position: usize, fields: RecordFields<'a>) -> Self {
+        let parsed = check(&fields).map_err(|error| {
+            let text = |raw: Option<&RawValue>| raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
+            Malformed {
+                error,
+                sequence_number: text(
+                    fields.dynamodb.as_ref().and_then(|d| d.as_ref()).and_then(|d| d.sequence_number),
+                )
+                .map(SequenceNumber::new),
+                event_source_arn: text(fields.event_source_arn),
+                event_id: text(fields.event_id),
+            }
         });
         Self { position, parsed }
     }
@@ -94,17 +132,5 @@ impl<'a> RawRecord<'a> {
 
     pub(crate) fn event_name(&self) -> Option<EventName> {
         self.parsed.as_ref().ok().map(|record| record.event_name)
-    }
-}
-
-/// Reads whatever identifies a malformed record, field by field, ignoring what does not fit.
-fn salvage(raw: &RawValue, error: DecodeError) -> Malformed {
-    let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
-    let text = |pointer: &str| value.pointer(pointer).and_then(|v| v.as_str()).map(str::to_owned);
-    Malformed {
-        error,
-        sequence_number: text("/dynamodb/SequenceNumber").map(SequenceNumber::new),
-        event_source_arn: text("/eventSourceARN"),
-        event_id: text("/eventID"),
     }
 }
