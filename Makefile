@@ -12,7 +12,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit invoke-check invoke template build deploy clean
+.PHONY: help tools demo failures test lint unit invoke-check invoke template bench build deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real L
 
 invoke: $(TOOLS) ## Run the functions under `cargo lambda watch` against a local DynamoDB, invoke each with its stream, show the tables
 	scripts/with-moto $(VENV)/bin/python tests/invoke_handlers.py
+
+bench: ## Benchmarks: the framework against the baseline and the floor (docs/benchmarks.md)
+	cargo bench -p ddbstream --bench decode
 
 build: $(TOOLS) ## Build the release Lambda bootstraps for arm64 and report their sizes
 	rustup target add aarch64-unknown-linux-gnu
