@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
+use super::present_value;
 use super::scalar::{Binary, Null, Number, Text};
 
 /// Decodes an image (a JSON object of tagged attributes) into `T`. On failure it decodes
@@ -313,17 +314,7 @@ impl<'de, D: de::Deserializer<'de>, E: Wrap> de::Deserializer<'de> for List<D, E
         self.0.deserialize_seq(Elements::<V, E>(visitor, PhantomData))
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_some(self)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_ignored_any(visitor)
-    }
+    present_value!();
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct

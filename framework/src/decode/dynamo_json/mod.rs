@@ -7,6 +7,32 @@
 //! `i128`/`u128` and into strings (exact digits), and never passes through `f64` unless the
 //! target asks for a float (or is self-describing and the number is not an integer).
 
+/// The hints every payload deserializer answers alike: an option is `Some` (NULL aside), a
+/// newtype wraps the value, and an ignored value is skipped by serde_json itself.
+macro_rules! present_value {
+    () => {
+        fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            visitor.visit_some(self)
+        }
+
+        present_value!(no_option);
+    };
+    (no_option) => {
+        fn deserialize_newtype_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            visitor.visit_newtype_struct(self)
+        }
+
+        fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            self.0.deserialize_ignored_any(visitor)
+        }
+    };
+}
+pub(super) use present_value;
+
 mod item;
 mod scalar;
 #[cfg(test)]

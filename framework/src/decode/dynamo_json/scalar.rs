@@ -5,6 +5,8 @@ use std::fmt;
 use base64::Engine;
 use serde::de::{self, Visitor};
 
+use super::present_value;
+
 /// An `S` payload.
 pub(super) struct Text<D>(pub(super) D);
 
@@ -179,17 +181,7 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Number<D> {
         deserialize_str => Text, deserialize_string => Text,
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_some(self)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_ignored_any(visitor)
-    }
+    present_value!();
 
     fn deserialize_identifier<V: Visitor<'de>>(self, _: V) -> Result<V::Value, D::Error> {
         Err(de::Error::custom("expected a string (S), found a number (N)"))
@@ -214,17 +206,7 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Binary<D> {
         self.0.deserialize_str(Base64(visitor))
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_some(self)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_ignored_any(visitor)
-    }
+    present_value!();
 
     fn deserialize_str<V: Visitor<'de>>(self, _: V) -> Result<V::Value, D::Error> {
         Err(de::Error::custom("expected a string (S), found binary data (B)"))
@@ -279,13 +261,7 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Null<D> {
         self.0.deserialize_bool(NullFlag { visitor, option: true })
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_ignored_any(visitor)
-    }
+    present_value!(no_option);
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
