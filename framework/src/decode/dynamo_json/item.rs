@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
-use super::present_value;
 use super::scalar::{Binary, Null, Number, Text};
 
 /// Decodes an image (a JSON object of tagged attributes) into `T`. On failure it decodes

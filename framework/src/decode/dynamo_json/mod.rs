@@ -31,7 +31,6 @@ macro_rules! present_value {
         }
     };
 }
-pub(super) use present_value;
 
 mod item;
 mod scalar;

@@ -5,8 +5,6 @@ use std::fmt;
 use base64::Engine;
 use serde::de::{self, Visitor};
 
-use super::present_value;
-
 /// An `S` payload.
 pub(super) struct Text<D>(pub(super) D);
 
