@@ -3,7 +3,7 @@
 //! mapping simulator, processed by the real router, with injected errors, panics,
 //! timeouts, undecodable records and transient failures.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -137,8 +137,9 @@ impl Calls {
     }
 }
 
-/// The router under test: does what each record's image asks.
-fn router(calls: &Calls) -> Router {
+/// The router under test: does what each record's image asks; `per_key` > 1 runs keys
+/// concurrently.
+fn router(calls: &Calls, per_key: usize) -> Router {
     let calls = calls.clone();
     let attempts: Arc<Mutex<HashMap<SequenceNumber, u32>>> = Arc::default();
     Router::new()
@@ -170,6 +171,7 @@ fn router(calls: &Calls) -> Router {
             }
         })
         .deadline_margin(Duration::from_secs(1))
+        .per_key_concurrency(per_key)
 }
 
 /// Runs the simulator invocation by invocation; returns the calls made in each invocation.
@@ -195,10 +197,10 @@ struct Simulated {
     calls: Vec<Call>,
 }
 
-fn simulate(ops: &[Op], mapping: EventSourceMapping) -> Simulated {
+fn simulate(ops: &[Op], mapping: EventSourceMapping, per_key: usize) -> Simulated {
     let records = write_all(ops);
     let calls = Calls::default();
-    let router = router(&calls);
+    let router = router(&calls, per_key);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -227,9 +229,9 @@ fn lost(run: &Simulated) -> Vec<SequenceNumber> {
         .collect()
 }
 
-fn check(ops: &[Op], mapping: EventSourceMapping) -> Result<(), TestCaseError> {
+fn check(ops: &[Op], mapping: EventSourceMapping, per_key: usize) -> Result<(), TestCaseError> {
     let retries = mapping.maximum_retry_attempts;
-    let run = simulate(ops, mapping);
+    let run = simulate(ops, mapping, per_key);
 
     // No loss: every record ends acknowledged or at the on-failure destination; an
     // acknowledged record was processed successfully; a discarded one only after its retries.
@@ -263,11 +265,24 @@ fn check(ops: &[Op], mapping: EventSourceMapping) -> Result<(), TestCaseError> {
         prop_assert!(successes.windows(2).all(|w| w[0].1 < w[1].1), "{pk}: first successes out of stream order");
     }
 
-    // Within an invocation, nothing of a key runs after that key failed (in sequential mode,
-    // nothing at all runs after a failure).
+    // Within an invocation, nothing of a key runs after that key failed (in order, nothing
+    // at all runs after a failure).
     for calls in &run.per_invocation {
-        if let Some(failed) = calls.iter().position(|c| !c.ok) {
-            prop_assert_eq!(failed, calls.len() - 1, "calls after a failure in one invocation: {:?}", calls);
+        if per_key <= 1 {
+            if let Some(failed) = calls.iter().position(|c| !c.ok) {
+                prop_assert_eq!(failed, calls.len() - 1, "calls after a failure in one invocation: {:?}", calls);
+            }
+        }
+        let mut failed_keys = HashSet::new();
+        for call in calls {
+            prop_assert!(
+                !failed_keys.contains(&call.pk),
+                "{} ran after its key failed in the same invocation",
+                call.sequence_number
+            );
+            if !call.ok {
+                failed_keys.insert(call.pk.clone());
+            }
         }
     }
 
@@ -290,11 +305,11 @@ fn ignoring_batch_item_failures_loses_records_and_the_check_sees_it() {
     let mut ops: Vec<Op> = (0..10).map(|key| Op { key, write: Write::Put, fault: Fault::None }).collect();
     ops[3].fault = Fault::Error;
     let mapping = EventSourceMapping { report_batch_item_failures: false, ..EventSourceMapping::default() };
-    let run = simulate(&ops, mapping.clone());
+    let run = simulate(&ops, mapping.clone(), 1);
     assert_eq!(lost(&run).len(), 7, "the failed record and the six never started after it");
-    assert!(check(&ops, mapping).is_err());
+    assert!(check(&ops, mapping, 1).is_err());
     assert!(
-        check(&ops, EventSourceMapping { maximum_retry_attempts: Some(2), ..EventSourceMapping::default() }).is_ok()
+        check(&ops, EventSourceMapping { maximum_retry_attempts: Some(2), ..EventSourceMapping::default() }, 1).is_ok()
     );
 }
 
@@ -303,12 +318,26 @@ proptest! {
 
     #[test]
     fn with_failures_nothing_is_lost_or_reordered(ops in ops(1..1_500, 40, true), mapping in mapping(true)) {
-        check(&ops, mapping)?;
+        check(&ops, mapping, 1)?;
     }
 
     #[test]
     fn without_failures_every_record_is_processed_exactly_once(ops in ops(1..1_500, 40, false), mapping in mapping(false)) {
-        check(&ops, mapping)?;
+        check(&ops, mapping, 1)?;
+    }
+
+    #[test]
+    fn per_key_concurrency_loses_and_reorders_nothing(
+        ops in ops(1..1_500, 40, true), mapping in mapping(true), per_key in 2usize..16,
+    ) {
+        check(&ops, mapping, per_key)?;
+    }
+
+    #[test]
+    fn per_key_concurrency_without_failures_processes_each_record_once(
+        ops in ops(1..1_500, 40, false), mapping in mapping(false), per_key in 2usize..16,
+    ) {
+        check(&ops, mapping, per_key)?;
     }
 }
 
@@ -316,7 +345,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(3))]
 
     #[test]
-    fn ten_thousand_records(ops in ops(9_000..10_001, 200, true), mapping in mapping(true)) {
-        check(&ops, mapping)?;
+    fn ten_thousand_records(ops in ops(9_000..10_001, 200, true), mapping in mapping(true), per_key in 1usize..9) {
+        check(&ops, mapping, per_key)?;
     }
 }

@@ -198,3 +198,67 @@ async fn the_question_mark_works_in_batch_handlers() {
     let response = respond(&router, &fixture("orders-insert.json"), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(Some(&seq("39101")))));
 }
+
+/// Interleaved keys: a1 b1 a2(fail) b2 a3 b3, every handler call taking 10 ms.
+fn interleaved() -> Vec<u8> {
+    let record = |i: usize, key: &str, fail: bool| {
+        serde_json::json!({
+            "eventID": format!("{i:032x}"), "eventName": "INSERT", "awsRegion": "eu-west-1",
+            "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/2026-11-01T00:00:00.000",
+            "dynamodb": {"Keys": {"pk": {"S": key}}, "NewImage": {"pk": {"S": key}, "amount": {"N": i.to_string()}, "fail": {"BOOL": fail}},
+                "SequenceNumber": format!("1000000000000000000{i:02}"), "SizeBytes": 10, "StreamViewType": "NEW_IMAGE"}
+        })
+    };
+    let records = vec![
+        record(1, "a", false),
+        record(2, "b", false),
+        record(3, "a", true),
+        record(4, "b", false),
+        record(5, "a", false),
+        record(6, "b", false),
+    ];
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap_or_default()
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_key_concurrency_keeps_each_key_in_order_and_reports_the_lowest_failure() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let log = CallLog::default();
+    let in_flight = std::sync::Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let (sink, gauge) = (log.clone(), std::sync::Arc::clone(&in_flight));
+    let router = Router::new()
+        .stream("Orders", move |change: Change<Order>| {
+            let (sink, gauge) = (sink.clone(), std::sync::Arc::clone(&gauge));
+            async move {
+                let now = gauge.0.fetch_add(1, Ordering::SeqCst) + 1;
+                gauge.1.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                gauge.0.fetch_sub(1, Ordering::SeqCst);
+                let order = change.require_new()?;
+                sink.push(format!("{}", order.amount));
+                if order.fail {
+                    return Err::<(), BoxError>("refused".into());
+                }
+                Ok(())
+            }
+        })
+        .per_key_concurrency(4);
+    let response = respond(&router, &interleaved(), &Context::default()).await;
+    assert_eq!(
+        response.ok(),
+        Some(expected(Some("100000000000000000003"))),
+        "a2, the lowest failed or not-started record"
+    );
+    let calls = log.entries();
+    let a: Vec<&str> = calls.iter().map(String::as_str).filter(|c| ["1", "3", "5"].contains(c)).collect();
+    let b: Vec<&str> = calls.iter().map(String::as_str).filter(|c| ["2", "4", "6"].contains(c)).collect();
+    assert_eq!(a, ["1", "3"], "key a stops at its failure: a3 is not started");
+    assert_eq!(b, ["2", "4", "6"], "key b goes on, in order");
+    assert_eq!(in_flight.1.load(Ordering::SeqCst), 2, "the two keys ran at the same time");
+
+    // In order (the default), nothing after the failure runs.
+    let log = CallLog::default();
+    let sequential = Router::new().stream("Orders", recorder::<Order>(&log, "s"));
+    let response = respond(&sequential, &interleaved(), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)), "the recorder never fails");
+}

@@ -32,7 +32,7 @@ pub(crate) async fn process<'p>(router: &Router, payload: &'p [u8], deadline: &D
         let end = start + routes[start..].iter().take_while(|&&r| r == route).count();
         let segment = &records[start..end];
         let failed = match route {
-            Some(route) => router.route(route).process(segment, deadline).await,
+            Some(route) => router.route(route).process(segment, deadline, router.per_key).await,
             None => Some(unroutable_malformed(&segment[0])),
         };
         if let Some(SegmentFailure { index, failure }) = failed {

@@ -68,6 +68,7 @@ where
         &'a self,
         records: &'a [RawRecord<'a>],
         deadline: &'a Deadline,
+        _per_key: Option<std::num::NonZeroUsize>,
     ) -> BoxFuture<'a, Option<SegmentFailure>> {
         Box::pin(async move {
             let mut changes = Vec::with_capacity(records.len());

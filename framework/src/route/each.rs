@@ -2,7 +2,10 @@
 
 use std::marker::PhantomData;
 
+use std::num::NonZeroUsize;
+
 use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
@@ -65,15 +68,24 @@ where
         &'a self,
         records: &'a [RawRecord<'a>],
         deadline: &'a Deadline,
+        per_key: Option<NonZeroUsize>,
     ) -> BoxFuture<'a, Option<SegmentFailure>> {
         Box::pin(async move {
-            for (index, record) in records.iter().enumerate() {
-                let result = self.one(record, deadline).instrument(record_span(record)).await;
-                if let Err(failure) = result {
-                    return Some(SegmentFailure { index, failure });
+            match per_key {
+                None => self.lane(records, (0..records.len()).collect(), deadline).await,
+                Some(limit) => {
+                    // Each key's records in order, keys concurrently. The lowest failed or
+                    // not-started record is reported: every record before it, in every
+                    // lane, was processed, so Lambda's checkpoint loses nothing.
+                    let lanes = lanes_by_key(records);
+                    let failures: Vec<Option<SegmentFailure>> = futures_util::stream::iter(lanes)
+                        .map(|lane| self.lane(records, lane, deadline))
+                        .buffer_unordered(limit.get())
+                        .collect()
+                        .await;
+                    failures.into_iter().flatten().min_by_key(|failure| failure.index)
                 }
             }
-            None
         })
     }
 }
@@ -84,6 +96,18 @@ where
     T: DeserializeOwned + Send + 'static,
     K: DeserializeOwned + Send + 'static,
 {
+    /// Runs these records (indices into `records`, in stream order) one after another,
+    /// stopping at the first failure.
+    async fn lane(&self, records: &[RawRecord<'_>], lane: Vec<usize>, deadline: &Deadline) -> Option<SegmentFailure> {
+        for index in lane {
+            let record = &records[index];
+            if let Err(failure) = self.one(record, deadline).instrument(record_span(record)).await {
+                return Some(SegmentFailure { index, failure });
+            }
+        }
+        None
+    }
+
     async fn one(&self, record: &RawRecord<'_>, deadline: &Deadline) -> Result<(), Failure> {
         if !self.filter.accepts_event(record.event_name()) {
             tracing::debug!("filtered out by event name");
@@ -123,4 +147,27 @@ where
     fn into_route(self) -> Route {
         Route { inner: Box::new(self) }
     }
+}
+
+/// Groups records by item key, each group in stream order. A record whose key cannot be
+/// read gets a lane of its own (it fails in decoding anyway).
+fn lanes_by_key(records: &[RawRecord<'_>]) -> Vec<Vec<usize>> {
+    let mut lanes: Vec<Vec<usize>> = Vec::new();
+    let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (index, record) in records.iter().enumerate() {
+        let key = record.parsed.as_ref().ok().and_then(|wire| {
+            let attributes: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+                serde_json::from_str(wire.dynamodb.keys.get()).ok()?;
+            Some(attributes.iter().map(|(name, value)| format!("{name}={}", value.get())).collect::<Vec<_>>().join(","))
+        });
+        match key.and_then(|key| by_key.get(&key).copied().map(Ok).or(Some(Err(key)))) {
+            Some(Ok(lane)) => lanes[lane].push(index),
+            Some(Err(key)) => {
+                by_key.insert(key, lanes.len());
+                lanes.push(vec![index]);
+            }
+            None => lanes.push(vec![index]),
+        }
+    }
+    lanes
 }

@@ -1,5 +1,7 @@
 //! What the router holds for each stream: a type-erased route.
 
+use std::num::NonZeroUsize;
+
 use futures_util::future::BoxFuture;
 
 use crate::payload::RawRecord;
@@ -7,10 +9,13 @@ use crate::process::{Deadline, SegmentFailure};
 
 /// Processes a run of records of one route, in order, stopping at the first failure.
 pub(crate) trait ErasedRoute: Send + Sync {
+    /// `per_key`: run records of different item keys concurrently, at most this many keys
+    /// at once, each key's records in order (routes that cannot, ignore it).
     fn process<'a>(
         &'a self,
         records: &'a [RawRecord<'a>],
         deadline: &'a Deadline,
+        per_key: Option<NonZeroUsize>,
     ) -> BoxFuture<'a, Option<SegmentFailure>>;
 }
 

@@ -1,6 +1,7 @@
 //! The router: one route per stream, an optional fallback, and the options that govern a
 //! batch.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use aws_lambda_events::streams::DynamoDbEventResponse;
@@ -39,6 +40,7 @@ pub struct Router {
     fallback: Option<usize>,
     pub(crate) deadline_margin: Option<Duration>,
     error_when_nothing_processed: bool,
+    pub(crate) per_key: Option<NonZeroUsize>,
 }
 
 impl Default for Router {
@@ -57,6 +59,7 @@ impl Router {
             fallback: None,
             deadline_margin: None,
             error_when_nothing_processed: false,
+            per_key: None,
         }
     }
 
@@ -104,6 +107,18 @@ impl Router {
     /// [`DEFAULT_DEADLINE_MARGIN`], or `DDBSTREAM_DEADLINE_MARGIN_MS` when run on Lambda.
     pub fn deadline_margin(mut self, margin: Duration) -> Self {
         self.deadline_margin = Some(margin);
+        self
+    }
+
+    /// Runs records of different item keys concurrently, at most `limit` keys at once;
+    /// records of one key stay strictly in stream order. On a failure, that key's later
+    /// records are not started, other keys go on, and the response names the lowest failed
+    /// or not-started record, so Lambda's checkpoint loses nothing (records of other keys
+    /// after it are redelivered: handlers must be idempotent, as always with Lambda).
+    /// Applies to per-change routes; batch handlers get their batch as before. Off by
+    /// default; `0` or `1` means in order.
+    pub fn per_key_concurrency(mut self, limit: usize) -> Self {
+        self.per_key = NonZeroUsize::new(limit).filter(|limit| limit.get() > 1);
         self
     }
 
