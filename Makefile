@@ -51,7 +51,7 @@ invoke: $(TOOLS) ## Run the functions under `cargo lambda watch` against a local
 	scripts/with-moto $(VENV)/bin/python tests/invoke_handlers.py
 
 bench: ## Benchmarks: the framework against the baseline and the floor (docs/benchmarks.md)
-	cargo bench -p ddbstream --bench decode
+	cargo bench -p ddbstream --bench decode --bench concurrency
 
 build: $(TOOLS) ## Build the release Lambda bootstraps for arm64 and report their sizes
 	rustup target add aarch64-unknown-linux-gnu
