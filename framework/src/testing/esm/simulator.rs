@@ -176,7 +176,12 @@ impl<'r> Simulator<'r> {
     async fn invoke_lane(&mut self, lane: usize) -> InvocationReport {
         let state = &self.lanes[lane];
         let start = state.checkpoint;
-        let pending: Vec<StreamRecord> = state.members[start..].iter().map(|&i| self.records[i].clone()).collect();
+        // Only the first `batch_size` records can go into this batch: copy no more.
+        let pending: Vec<StreamRecord> = state.members[start..]
+            .iter()
+            .take(self.mapping.batch_size.max(1))
+            .map(|&i| self.records[i].clone())
+            .collect();
         let mut len = batch_len(&pending, self.mapping.batch_size);
         if let Some((window, until)) = state.window {
             len = len.min(window).min(until - start).max(1);
