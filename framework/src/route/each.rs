@@ -160,11 +160,13 @@ fn lanes_by_key(records: &[RawRecord<'_>]) -> Vec<Vec<usize>> {
                 serde_json::from_str(wire.dynamodb.keys.get()).ok()?;
             Some(attributes.iter().map(|(name, value)| format!("{name}={}", value.get())).collect::<Vec<_>>().join(","))
         });
-        match key.and_then(|key| by_key.get(&key).copied().map(Ok).or(Some(Err(key)))) {
-            Some(Ok(lane)) => lanes[lane].push(index),
-            Some(Err(key)) => {
-                by_key.insert(key, lanes.len());
-                lanes.push(vec![index]);
+        match key {
+            Some(key) => {
+                let lane = *by_key.entry(key).or_insert_with(|| {
+                    lanes.push(Vec::new());
+                    lanes.len() - 1
+                });
+                lanes[lane].push(index);
             }
             None => lanes.push(vec![index]),
         }
