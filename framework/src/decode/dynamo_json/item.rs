@@ -34,14 +34,6 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Attributes<D> {
         self.0.deserialize_map(AttributeMap(visitor))
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_some(self)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_newtype_struct(self)
-    }
-
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _: &'static str,
@@ -51,9 +43,7 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Attributes<D> {
         self.0.deserialize_map(EnumFromMap(visitor))
     }
 
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_ignored_any(visitor)
-    }
+    present_value!();
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
@@ -251,35 +241,18 @@ struct AsMap;
 struct AsList<E>(PhantomData<E>);
 struct TaggedElement;
 
-impl Wrap for AsText {
-    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
-        seed.deserialize(Text(payload))
-    }
+/// A payload type presented through its deserializer.
+macro_rules! wrap_with {
+    ($($wrap:ident => $deserializer:ident),* $(,)?) => {
+        $(impl Wrap for $wrap {
+            fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+                seed.deserialize($deserializer(payload))
+            }
+        })*
+    };
 }
 
-impl Wrap for AsNumber {
-    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
-        seed.deserialize(Number(payload))
-    }
-}
-
-impl Wrap for AsBinary {
-    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
-        seed.deserialize(Binary(payload))
-    }
-}
-
-impl Wrap for AsNull {
-    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
-        seed.deserialize(Null(payload))
-    }
-}
-
-impl Wrap for AsMap {
-    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
-        seed.deserialize(Attributes(payload))
-    }
-}
+wrap_with! { AsText => Text, AsNumber => Number, AsBinary => Binary, AsNull => Null, AsMap => Attributes }
 
 impl Wrap for TaggedElement {
     fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
