@@ -6,8 +6,7 @@ use std::time::{Duration, SystemTime};
 use ddbstream::{BoxError, Change, ChangeKind, Context, EventName, Item, Router, StreamViewType};
 use serde::Deserialize;
 use serde_dynamo::AttributeValue;
-use tokio::sync::Mutex;
-use workspace_tests::{capture_logs, expected, fixture, respond};
+use workspace_tests::{capture_logs, collect_changes, expected, fixture, respond};
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 struct Order {
@@ -24,36 +23,16 @@ struct OrderKey {
 /// Runs a fixture through a typed route and returns the changes it received.
 async fn changes<T, K>(name: &str) -> Vec<Change<T, K>>
 where
-    T: serde::de::DeserializeOwned + Send + Sync + Clone + 'static,
-    K: serde::de::DeserializeOwned + Send + Sync + Clone + 'static,
+    T: serde::de::DeserializeOwned + Send + 'static,
+    K: serde::de::DeserializeOwned + Send + 'static,
 {
-    changes_in(name, &fixture(name)).await
+    collect_changes(&fixture(name)).await
 }
 
 /// The first record of a fixture, alone in its batch.
 fn first_record_of(name: &str) -> Vec<u8> {
     let event: serde_json::Value = serde_json::from_slice(&fixture(name)).unwrap_or_default();
     serde_json::to_vec(&serde_json::json!({"Records": [event["Records"][0]]})).unwrap_or_default()
-}
-
-async fn changes_in<T, K>(name: &str, payload: &[u8]) -> Vec<Change<T, K>>
-where
-    T: serde::de::DeserializeOwned + Send + Sync + Clone + 'static,
-    K: serde::de::DeserializeOwned + Send + Sync + Clone + 'static,
-{
-    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    let router = Router::new().fallback(move |change: Change<T, K>| {
-        let sink = sink.clone();
-        async move {
-            sink.lock().await.push(change);
-            Ok::<(), BoxError>(())
-        }
-    });
-    let (response, logs) = capture_logs(respond(&router, payload, &Context::default())).await;
-    assert_eq!(response.ok(), Some(expected(None)), "{name}: {logs}");
-    let out = seen.lock().await.clone();
-    out
 }
 
 fn shape<T, K>(change: &Change<T, K>) -> (EventName, bool, bool) {
@@ -157,7 +136,7 @@ struct RichOrder {
 
 #[tokio::test]
 async fn nested_maps_lists_sets_binary_and_large_numbers() {
-    let inserts = changes_in::<RichOrder, OrderKey>("orders-insert.json", &first_record_of("orders-insert.json")).await;
+    let inserts = collect_changes::<RichOrder, OrderKey>(&first_record_of("orders-insert.json")).await;
     let order = inserts[0].require_new().cloned().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(order.customer.address.lines, [Some("12 St James's Square".to_owned()), None]);
     assert_eq!(order.items[1], Line { sku: "PEN-7".into(), qty: 10, price: 1.5 });

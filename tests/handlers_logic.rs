@@ -1,14 +1,12 @@
 //! The handlers' business logic with no AWS: the exact writes each change of the canned
 //! streams plans, and the audit items.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use ddbstream::{BoxError, Change, Context, Item, Router};
+use ddbstream::{Change, Item};
 use handlers::model::{Customer, CustomerKey, Order, OrderKey};
 use handlers::store::{item, n, s};
 use handlers::{audit, orders, replica};
-use workspace_tests::fixture;
+use workspace_tests::{collect_changes, fixture};
 
 /// The changes of a canned stream, decoded by the framework as a handler receives them.
 async fn changes<T, K>(name: &str) -> Vec<Change<T, K>>
@@ -16,16 +14,7 @@ where
     T: serde::de::DeserializeOwned + Send + 'static,
     K: serde::de::DeserializeOwned + Send + 'static,
 {
-    let seen: Arc<Mutex<Vec<Change<T, K>>>> = Arc::default();
-    let sink = Arc::clone(&seen);
-    let router = Router::new().fallback(move |change: Change<T, K>| {
-        sink.lock().unwrap_or_else(PoisonError::into_inner).push(change);
-        std::future::ready(Ok::<(), BoxError>(()))
-    });
-    let response = router.handle(&fixture(&format!("handlers/{name}")), &Context::default()).await;
-    assert!(response.is_ok_and(|r| r.batch_item_failures.is_empty()), "{name}");
-    let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
-    std::mem::take(&mut *seen)
+    collect_changes(&fixture(&format!("handlers/{name}"))).await
 }
 
 fn seq(table_prefix: &str, n: u32) -> String {

@@ -142,14 +142,10 @@ async fn orders_projector_totals_and_outbox_survive_redelivery_and_replays() {
     // Redelivery of the whole batch: nothing counted twice, no second notification.
     assert_eq!(deliver(&router, &all).await, Vec::<String>::new());
     // Out-of-order replay of older records, including o2's insert after its removal.
-    let older = payload("orders-stream.json", |seq| seq <= seq_str("55", 3).as_str());
+    let older = payload("orders-stream.json", |number| number <= seq("55", 3).as_str());
     assert_eq!(deliver(&router, &older).await, Vec::<String>::new());
     assert_eq!(scan_all(&client, &tables.totals).await, expected_totals());
     assert_eq!(scan_all(&client, &tables.outbox).await, expected_outbox());
-}
-
-fn seq_str(prefix: &str, n: u32) -> String {
-    seq(prefix, n)
 }
 
 #[tokio::test]
@@ -165,9 +161,9 @@ async fn a_partial_failure_retried_from_the_reported_sequence_number_ends_the_sa
     let router = Router::new().stream("Orders", move |change: Change<Order, OrderKey>| {
         let (shared, failed_once) = (Arc::clone(&shared), Arc::clone(&failed_once));
         async move {
-            let seq = change.sequence_number().to_string();
-            let first_attempt = failed_once.lock().unwrap_or_else(PoisonError::into_inner).insert(seq.clone());
-            if seq == seq_str("55", 4) && first_attempt {
+            let number = change.sequence_number().to_string();
+            let first_attempt = failed_once.lock().unwrap_or_else(PoisonError::into_inner).insert(number.clone());
+            if number == seq("55", 4) && first_attempt {
                 return Err::<(), BoxError>("throttled (injected)".into());
             }
             orders::handle(&shared.0, &shared.1, change).await.map(|_| ())
@@ -175,7 +171,7 @@ async fn a_partial_failure_retried_from_the_reported_sequence_number_ends_the_sa
     });
     let all = payload("orders-stream.json", |_| true);
     let reported = deliver(&router, &all).await;
-    assert_eq!(reported, [seq_str("55", 4)]);
+    assert_eq!(reported, [seq("55", 4)]);
     // Lambda redelivers from the reported record on.
     let from = reported[0].clone();
     let tail = payload("orders-stream.json", |seq| {
@@ -227,7 +223,7 @@ async fn customers_replicator_keeps_the_view_by_email_without_resurrections() {
     assert_eq!(scan_all(&client, &by_email).await, expected_view());
     // Redelivery, then a replay of the inserts: Bob stays deleted, Ada's old email stays a tombstone.
     assert_eq!(deliver(&router, &all).await, Vec::<String>::new());
-    let inserts = payload("customers-stream.json", |seq| seq <= seq_str("66", 2).as_str());
+    let inserts = payload("customers-stream.json", |number| number <= seq("66", 2).as_str());
     assert_eq!(deliver(&router, &inserts).await, Vec::<String>::new());
     assert_eq!(scan_all(&client, &by_email).await, expected_view());
 }

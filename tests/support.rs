@@ -159,3 +159,23 @@ pub async fn scan_all(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<ser
     });
     items
 }
+
+/// Runs a payload through a fallback route that keeps every change it receives, asserts
+/// that every record was processed (the logs say why if not), and returns the changes in
+/// the order the handler saw them.
+pub async fn collect_changes<T, K>(payload: &[u8]) -> Vec<ddbstream::Change<T, K>>
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+    K: serde::de::DeserializeOwned + Send + 'static,
+{
+    let seen: Arc<Mutex<Vec<ddbstream::Change<T, K>>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let router = Router::new().fallback(move |change: ddbstream::Change<T, K>| {
+        sink.lock().unwrap_or_else(PoisonError::into_inner).push(change);
+        std::future::ready(Ok::<(), ddbstream::BoxError>(()))
+    });
+    let (response, logs) = capture_logs(respond(&router, payload, &Context::default())).await;
+    assert_eq!(response.ok(), Some(expected(None)), "{logs}");
+    let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+    std::mem::take(&mut *seen)
+}
