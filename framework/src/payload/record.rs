@@ -65,8 +65,10 @@ fn check<'a>(fields: &RecordFields<'a>) -> Result<WireRecord<'a>, DecodeError> {
 
 fn required<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, parent: &str, name: &str) -> Result<T, DecodeError> {
     let raw = raw.ok_or_else(|| DecodeError::new("record", parent, format!("missing field `{name}`")))?;
-    let path = if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
-    serde_json::from_str(raw.get()).map_err(|err| DecodeError::new("record", path, err))
+    serde_json::from_str(raw.get()).map_err(|err| {
+        let path = if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
+        DecodeError::new("record", path, err)
+    })
 }
 
 fn optional<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, path: &str) -> Result<Option<T>, DecodeError> {

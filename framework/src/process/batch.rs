@@ -24,7 +24,18 @@ pub(crate) async fn process<'p>(router: &Router, payload: &'p [u8], deadline: &D
         .map(|(position, raw)| RawRecord::parse(position, raw))
         .collect();
     into_stream_order(&mut records);
-    let routes = records.iter().map(|record| router.resolve(record)).collect::<Result<Vec<_>, _>>()?;
+    // A batch is one stream's records: resolve each distinct ARN once.
+    let mut last: Option<(Option<&str>, Option<usize>)> = None;
+    let mut routes = Vec::with_capacity(records.len());
+    for record in &records {
+        let arn = record.event_source_arn();
+        let route = match last {
+            Some((seen, route)) if seen == arn => route,
+            _ => router.resolve(record)?,
+        };
+        last = Some((arn, route));
+        routes.push(route);
+    }
 
     let mut start = 0;
     while start < records.len() {
