@@ -84,6 +84,8 @@ mod payload;
 mod process;
 mod response;
 mod route;
+#[cfg(feature = "runner")]
+pub mod runner;
 mod runtime;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -59,6 +59,8 @@ mod error;
 mod esm;
 mod event;
 mod item;
+#[cfg(feature = "runner")]
+mod live;
 mod record;
 mod stream;
 mod table;
@@ -70,6 +72,8 @@ pub use esm::{
 };
 pub use event::{batch_len, lambda_batches, lambda_event, MAX_PAYLOAD_BYTES};
 pub use item::{item_size, KeySchema};
+#[cfg(feature = "runner")]
+pub use live::{LiveStats, LiveStream};
 pub use record::StreamRecord;
 pub use stream::{Position, RecordPage, ShardInfo, ShardPage, Stream};
 pub use table::{Condition, Table, Update, CLOCK_START};

@@ -53,6 +53,9 @@ pub struct RecordPage {
 struct Shard {
     info: ShardInfo,
     records: Vec<StreamRecord>,
+    /// The key hashes this shard takes, `[start, end)`; a split halves it between the
+    /// children, so an item's records stay in one lineage (DynamoDB's per-item order).
+    hashes: (u64, u64),
 }
 
 /// A table's stream: records in shards, each item always in the open shard its key maps to.
@@ -71,7 +74,7 @@ const SEQUENCE_GAP: u128 = 100;
 impl Stream {
     pub(crate) fn new(arn: String) -> Self {
         let mut stream = Self { arn, shards: Vec::new(), next_sequence: FIRST_SEQUENCE, shard_counter: 0 };
-        stream.open_shard(None);
+        stream.open_shard(None, (0, u64::MAX));
         stream
     }
 
@@ -80,7 +83,7 @@ impl Stream {
         &self.arn
     }
 
-    fn open_shard(&mut self, parent: Option<String>) -> String {
+    fn open_shard(&mut self, parent: Option<String>, hashes: (u64, u64)) -> String {
         self.shard_counter += 1;
         let shard_id =
             format!("shardId-{:020}-{:08x}", 1_795_000_000_000u64 + u64::from(self.shard_counter), self.shard_counter);
@@ -90,7 +93,7 @@ impl Stream {
             starting_sequence_number: SequenceNumber::new(self.next_sequence.to_string()),
             ending_sequence_number: None,
         };
-        self.shards.push(Shard { info, records: Vec::new() });
+        self.shards.push(Shard { info, records: Vec::new(), hashes });
         shard_id
     }
 
@@ -100,14 +103,16 @@ impl Stream {
         SequenceNumber::new(sequence.to_string())
     }
 
-    /// The open shard a key maps to.
+    /// The open shard whose hash range holds the key.
     fn shard_for(&self, key: &str) -> usize {
-        let open: Vec<usize> =
-            (0..self.shards.len()).filter(|&i| self.shards[i].info.ending_sequence_number.is_none()).collect();
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
-        let slot = usize::try_from(hasher.finish() % open.len().max(1) as u64).unwrap_or(0);
-        open.get(slot).copied().unwrap_or(0)
+        let hash = hasher.finish();
+        self.shards
+            .iter()
+            .position(|s| s.info.ending_sequence_number.is_none() && s.hashes.0 <= hash && hash < s.hashes.1)
+            .or_else(|| self.shards.iter().rposition(|s| s.info.ending_sequence_number.is_none()))
+            .unwrap_or(0)
     }
 
     pub(crate) fn append(&mut self, record: StreamRecord) {
@@ -116,8 +121,8 @@ impl Stream {
     }
 
     /// Splits an open shard: it is closed at its last sequence number and two children,
-    /// whose `parent_shard_id` names it, take its keys (and every other open shard's share
-    /// is redistributed, since keys map over the open shards).
+    /// whose `parent_shard_id` names it, take half of its keys each; other shards keep
+    /// theirs, so every item's records stay in one lineage.
     pub fn split(&mut self, shard_id: &str) -> Result<[String; 2], TableError> {
         let index = self.index_of(shard_id)?;
         if self.shards[index].info.ending_sequence_number.is_some() {
@@ -125,7 +130,12 @@ impl Stream {
         }
         let end = self.next_sequence_number();
         self.shards[index].info.ending_sequence_number = Some(end);
-        Ok([self.open_shard(Some(shard_id.to_owned())), self.open_shard(Some(shard_id.to_owned()))])
+        let (start, end) = self.shards[index].hashes;
+        let middle = start + (end - start) / 2;
+        Ok([
+            self.open_shard(Some(shard_id.to_owned()), (start, middle)),
+            self.open_shard(Some(shard_id.to_owned()), (middle, end)),
+        ])
     }
 
     /// Every shard, parents before children, as `DescribeStream` lists them.

@@ -1,0 +1,110 @@
+//! What a run did, and why a run stopped early.
+
+use super::checkpoint::CheckpointError;
+use super::source::SourceError;
+use crate::{BoxError, SequenceNumber};
+
+/// A record that failed every attempt, as handed to the on-failure sink.
+#[derive(Clone, Debug)]
+pub struct FailedRecord {
+    /// The stream.
+    pub stream_arn: String,
+    /// The shard.
+    pub shard_id: String,
+    /// The record's sequence number.
+    pub sequence_number: SequenceNumber,
+    /// How many times it was tried.
+    pub attempts: u32,
+    /// Why the last attempt failed, as far as the runner knows (the handler's error is in
+    /// the logs, under the record's span).
+    pub reason: String,
+    /// The record as Lambda would deliver it.
+    pub record: serde_json::Value,
+}
+
+/// Records the runner could not read because the stream no longer had them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataLoss {
+    /// The shard.
+    pub shard_id: String,
+    /// The last processed record, if any: everything after it up to the oldest record the
+    /// stream still holds is lost.
+    pub after: Option<SequenceNumber>,
+    /// What the stream said.
+    pub message: String,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Records processed by the router (or filtered out by it).
+    pub processed: u64,
+    /// Records handed to the on-failure sink after their last attempt.
+    pub sent_to_sink: u64,
+    /// Failed attempts (each retried or sent to the sink).
+    pub failed_attempts: u64,
+    /// Shards read to their end.
+    pub shards_finished: Vec<String>,
+    /// Shards another runner took over (its checkpoint moved under this one).
+    pub shards_lost: Vec<String>,
+    /// Data loss the stream reported (only with [`on_data_loss`](super::Runner::on_data_loss)
+    /// set to continue; otherwise the run stops with [`RunnerError::DataLoss`]).
+    pub data_loss: Vec<DataLoss>,
+}
+
+/// Why a run stopped before it was asked to.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunnerError {
+    /// A stream call kept failing after its retries.
+    Source(SourceError),
+    /// The checkpoint store failed.
+    Checkpoint(CheckpointError),
+    /// A record failed every attempt and the runner is set to stop (the default).
+    /// Its shard's checkpoint is just before it: a restart retries it.
+    RecordFailed {
+        /// The shard.
+        shard_id: String,
+        /// The record.
+        sequence_number: SequenceNumber,
+        /// How many times it was tried.
+        attempts: u32,
+        /// Why the last attempt failed.
+        reason: String,
+    },
+    /// The on-failure sink did not take a record; the checkpoint stays before it.
+    Sink {
+        /// The record.
+        sequence_number: SequenceNumber,
+        /// The sink's error.
+        error: BoxError,
+    },
+    /// The stream trimmed records this runner had not read.
+    DataLoss(DataLoss),
+}
+
+impl std::fmt::Display for RunnerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Source(error) => write!(f, "reading the stream failed: {error}"),
+            Self::Checkpoint(error) => write!(f, "{error}"),
+            Self::RecordFailed { shard_id, sequence_number, attempts, reason } => write!(
+                f,
+                "record {sequence_number} of shard {shard_id} failed {attempts} attempts ({reason}); stopped with the \
+                 checkpoint just before it"
+            ),
+            Self::Sink { sequence_number, error } => {
+                write!(f, "the on-failure sink did not take record {sequence_number}: {error}")
+            }
+            Self::DataLoss(loss) => write!(
+                f,
+                "data loss on shard {}: records after {} were trimmed from the stream before they were read ({})",
+                loss.shard_id,
+                loss.after.as_ref().map_or("the start", SequenceNumber::as_str),
+                loss.message
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RunnerError {}

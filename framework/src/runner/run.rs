@@ -1,0 +1,428 @@
+//! The runner: settings, shard discovery and lineage, and the loop that reads every
+//! shard until it is asked to stop.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::time::Instant;
+
+use super::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpoints};
+use super::report::{FailedRecord, RunReport, RunnerError};
+use super::shard::{Phase, ShardState};
+use super::source::{ShardDescription, SourceError, StartAt, StreamSource};
+use crate::{BoxError, Router};
+
+/// Where a shard without a checkpoint starts, on the runner's first look at the stream.
+/// Shards that appear later (children of splits) always start at their beginning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StartPosition {
+    /// The oldest record the stream holds (up to 24 hours back). The default.
+    #[default]
+    TrimHorizon,
+    /// Only what is written from now on.
+    Latest,
+}
+
+/// What to do when the stream says records were trimmed before they were read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnDataLoss {
+    /// Stop with [`RunnerError::DataLoss`] (the default): someone must look.
+    #[default]
+    Stop,
+    /// Log it at error level, add it to [`RunReport::data_loss`], and go on from the
+    /// oldest record the stream holds.
+    Continue,
+}
+
+/// The runner's settings.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) start: StartPosition,
+    pub(crate) batch_size: usize,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff_initial: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) poll_interval: Duration,
+    pub(crate) rediscover_every: Duration,
+    pub(crate) on_data_loss: OnDataLoss,
+    pub(crate) source_retries: u32,
+    pub(crate) bookmark_refresh: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            start: StartPosition::TrimHorizon,
+            batch_size: 1_000,
+            max_attempts: 5,
+            backoff_initial: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            rediscover_every: Duration::from_secs(60),
+            on_data_loss: OnDataLoss::Stop,
+            source_retries: 8,
+            bookmark_refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+pub(crate) type Sink =
+    Arc<dyn Fn(FailedRecord) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> + Send + Sync>;
+
+/// Which stream to read.
+#[derive(Clone, Debug)]
+enum Target {
+    Table(String),
+    Arn(String),
+}
+
+/// Reads a live stream outside Lambda and feeds it to a [`Router`] with Lambda's
+/// semantics: records of a shard in order, in batches; on a failure, everything before the
+/// failed record is checkpointed and the failed record is retried with backoff; after the
+/// last attempt it goes to the on-failure sink, or the runner stops with the checkpoint
+/// just before it.
+///
+/// Shards are found with `DescribeStream` (every page) at start, every
+/// [`rediscover_every`](Self::rediscover_every), and whenever a shard finishes; a child
+/// shard is read only after its parent is finished; a closed shard is read to its end,
+/// checkpointed as finished, and never read again. Expired iterators are replaced from
+/// the checkpoint, throttling backs off, and trimmed data is reported as data loss. See
+/// the [module docs](crate::runner) for an example.
+pub struct Runner<S, C = MemoryCheckpoints> {
+    pub(crate) source: S,
+    pub(crate) router: Router,
+    pub(crate) checkpoints: C,
+    pub(crate) settings: Settings,
+    pub(crate) sink: Option<Sink>,
+    target: Target,
+}
+
+impl<S: StreamSource> Runner<S, MemoryCheckpoints> {
+    /// A runner reading `table`'s stream through `source` into `router`, with in-memory
+    /// checkpoints (set a lasting store with [`checkpoints`](Self::checkpoints)).
+    pub fn new(source: S, table: impl Into<String>, router: Router) -> Self {
+        Self {
+            source,
+            router,
+            checkpoints: MemoryCheckpoints::new(),
+            settings: Settings::default(),
+            sink: None,
+            target: Target::Table(table.into()),
+        }
+    }
+}
+
+impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
+    /// Reads this stream ARN instead of looking up the table's stream with `ListStreams`.
+    pub fn stream_arn(mut self, arn: impl Into<String>) -> Self {
+        self.target = Target::Arn(arn.into());
+        self
+    }
+
+    /// Keeps checkpoints in `store`, so a restarted runner resumes after them.
+    pub fn checkpoints<D: CheckpointStore>(self, store: D) -> Runner<S, D> {
+        Runner {
+            source: self.source,
+            router: self.router,
+            checkpoints: store,
+            settings: self.settings,
+            sink: self.sink,
+            target: self.target,
+        }
+    }
+
+    /// Where shards without a checkpoint start on the first look (default `TrimHorizon`).
+    pub fn start_at(mut self, start: StartPosition) -> Self {
+        self.settings.start = start;
+        self
+    }
+
+    /// Records per `GetRecords` call and per router batch, 1 to 1,000 (default 1,000).
+    pub fn batch_size(mut self, records: usize) -> Self {
+        self.settings.batch_size = records.clamp(1, 1_000);
+        self
+    }
+
+    /// Attempts per failing record before it goes to the sink or the runner stops
+    /// (default 5, at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.settings.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Backoff between attempts and after throttling: `initial`, doubling, at most `max`
+    /// (default 200 ms to 30 s).
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.settings.backoff_initial = initial;
+        self.settings.backoff_max = max.max(initial);
+        self
+    }
+
+    /// How long to wait when every shard is caught up (default 1 s).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.settings.poll_interval = interval;
+        self
+    }
+
+    /// How often to look for new shards (default 60 s; also whenever a shard finishes).
+    pub fn rediscover_every(mut self, interval: Duration) -> Self {
+        self.settings.rediscover_every = interval;
+        self
+    }
+
+    /// What to do about trimmed data (default: stop).
+    pub fn on_data_loss(mut self, policy: OnDataLoss) -> Self {
+        self.settings.on_data_loss = policy;
+        self
+    }
+
+    /// Consecutive failures of a stream call (other than throttling, which backs off
+    /// without limit) before the run stops with the error (default 8).
+    pub fn source_retries(mut self, retries: u32) -> Self {
+        self.settings.source_retries = retries;
+        self
+    }
+
+    /// During a bootstrap scan, how often the bookmarks are read to keep them from
+    /// expiring (iterators live 15 minutes; default 60 s).
+    pub fn bookmark_refresh(mut self, interval: Duration) -> Self {
+        self.settings.bookmark_refresh = interval;
+        self
+    }
+
+    /// Hands a record that failed every attempt to `sink` (an SQS queue, a table, a file)
+    /// and moves on. Without a sink the runner stops instead. If the sink fails, the run
+    /// stops with the checkpoint still before the record.
+    pub fn on_failure_sink<F, Fut>(mut self, sink: F) -> Self
+    where
+        F: Fn(FailedRecord) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        self.sink = Some(Arc::new(move |failed| Box::pin(sink(failed))));
+        self
+    }
+
+    /// The router, for instance to inspect its routes.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Runs until `shutdown` completes, then returns after the batch in flight, its
+    /// checkpoint written.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<RunReport, RunnerError> {
+        let mut session = self.open().await?;
+        self.drive(&mut session, shutdown, false).await
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then returns after the batch in flight.
+    pub async fn run_until_signal(&self) -> Result<RunReport, RunnerError> {
+        self.run(super::shutdown::signal()).await
+    }
+
+    /// Runs until every shard is caught up (nothing pending, the last read empty, closed
+    /// shards finished and their children found) or `shutdown` completes: for tests,
+    /// batch jobs and draining.
+    pub async fn run_until_caught_up(&self, shutdown: impl Future<Output = ()>) -> Result<RunReport, RunnerError> {
+        let mut session = self.open().await?;
+        self.drive(&mut session, shutdown, true).await
+    }
+
+    pub(crate) async fn open(&self) -> Result<Session, RunnerError> {
+        self.open_at(self.settings.start).await
+    }
+
+    pub(crate) async fn open_at(&self, start: StartPosition) -> Result<Session, RunnerError> {
+        let arn = match &self.target {
+            Target::Arn(arn) => arn.clone(),
+            Target::Table(table) => self.retrying(|| self.source.stream_of_table(table)).await?,
+        };
+        tracing::info!(stream_arn = %arn, "reading stream");
+        let mut session = Session { arn, shards: BTreeMap::new(), report: RunReport::default(), discovered: None };
+        self.discover(&mut session, start).await?;
+        Ok(session)
+    }
+
+    /// A stream call with backoff on throttling and up to `source_retries` other failures.
+    async fn retrying<T, F: Future<Output = Result<T, SourceError>>>(
+        &self,
+        call: impl Fn() -> F,
+    ) -> Result<T, RunnerError> {
+        let mut failures = 0;
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(error @ (SourceError::NotFound(_) | SourceError::Trimmed(_))) => {
+                    return Err(RunnerError::Source(error))
+                }
+                Err(error) => {
+                    failures += 1;
+                    if !matches!(error, SourceError::Throttled(_)) && failures > self.settings.source_retries {
+                        return Err(RunnerError::Source(error));
+                    }
+                    let wait = self
+                        .settings
+                        .backoff_initial
+                        .saturating_mul(1 << failures.min(8))
+                        .min(self.settings.backoff_max);
+                    tracing::warn!(%error, retry_in = ?wait, "stream call failed; backing off");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Lists every shard (every `DescribeStream` page), adds the new ones with their
+    /// checkpoints, and drops finished shards the stream no longer lists.
+    pub(crate) async fn discover(&self, session: &mut Session, start: StartPosition) -> Result<(), RunnerError> {
+        let first = session.discovered.is_none();
+        let mut listed: Vec<ShardDescription> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.retrying(|| self.source.describe(&session.arn, after.as_deref())).await?;
+            listed.extend(page.shards);
+            match page.last_evaluated_shard_id {
+                Some(last) => after = Some(last),
+                None => break,
+            }
+        }
+        let ids: HashSet<&str> = listed.iter().map(|s| s.shard_id.as_str()).collect();
+        session.shards.retain(|id, shard| {
+            let keep = ids.contains(id.as_str()) || shard.phase == Phase::Reading;
+            if !keep {
+                tracing::debug!(shard_id = %id, "shard no longer listed; dropped");
+            }
+            keep
+        });
+        for description in listed {
+            if let Some(known) = session.shards.get_mut(&description.shard_id) {
+                known.closed = description.closed;
+                continue;
+            }
+            let stored =
+                self.checkpoints.load(&session.arn, &description.shard_id).await.map_err(RunnerError::Checkpoint)?;
+            let (start_at, skip) = match (&stored, first, start) {
+                (Some(Checkpoint::After(seq)), _, _) => (StartAt::After(seq.clone()), false),
+                (Some(Checkpoint::Finished), _, _) => (StartAt::TrimHorizon, true),
+                (None, true, StartPosition::Latest) => (StartAt::Latest, description.closed),
+                (None, _, _) => (StartAt::TrimHorizon, false),
+            };
+            tracing::info!(
+                shard_id = %description.shard_id, parent = ?description.parent_shard_id, closed = description.closed,
+                start = ?start_at, "shard found"
+            );
+            let mut shard =
+                ShardState::new(description.shard_id.clone(), description.parent_shard_id, stored, start_at);
+            shard.closed = description.closed;
+            if skip {
+                shard.phase = Phase::Finished;
+            }
+            session.shards.insert(description.shard_id, shard);
+        }
+        session.discovered = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The loop: discover when due, step every ready shard (concurrently), stop when asked
+    /// (or caught up), wait when there is nothing to do.
+    pub(crate) async fn drive(
+        &self,
+        session: &mut Session,
+        shutdown: impl Future<Output = ()>,
+        until_caught_up: bool,
+    ) -> Result<RunReport, RunnerError> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut discover_now = false;
+        loop {
+            let due = session.discovered.is_none_or(|at| at.elapsed() >= self.settings.rediscover_every);
+            if discover_now || due || session.shards.is_empty() {
+                self.discover(session, self.settings.start).await?;
+                discover_now = false;
+            }
+            let now = Instant::now();
+            let blocked = session.blocked();
+            let arn = session.arn.clone();
+            let ready = session.shards.values_mut().filter(|s| {
+                s.phase == Phase::Reading && !blocked.contains(&s.id) && s.not_before.is_none_or(|t| t <= now)
+            });
+            let steps = join_all(ready.map(|shard| self.step(&arn, shard))).await;
+            let mut busy = false;
+            for step in steps {
+                let step = step?;
+                busy |= step.processed > 0 || step.sent_to_sink > 0;
+                discover_now |= !step.shards_finished.is_empty();
+                session.report.merge(step);
+            }
+            if until_caught_up && !discover_now && session.caught_up() {
+                return Ok(session.report.clone());
+            }
+            let wait = if busy || discover_now || session.has_work(&blocked) {
+                session.next_retry().map_or(Duration::ZERO, |t| t.saturating_duration_since(Instant::now()))
+            } else {
+                self.settings.poll_interval
+            };
+            tokio::select! {
+                biased;
+                () = &mut shutdown => {
+                    tracing::info!(processed = session.report.processed, "stopping: asked to");
+                    return Ok(session.report.clone());
+                }
+                () = tokio::time::sleep(wait.min(self.settings.poll_interval)) => {}
+            }
+        }
+    }
+}
+
+/// One run's view of the stream.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) arn: String,
+    pub(crate) shards: BTreeMap<String, ShardState>,
+    pub(crate) report: RunReport,
+    discovered: Option<Instant>,
+}
+
+impl Session {
+    /// Shards whose parent is known and not finished yet.
+    fn blocked(&self) -> HashSet<String> {
+        self.shards
+            .values()
+            .filter(|s| {
+                s.parent
+                    .as_ref()
+                    .and_then(|parent| self.shards.get(parent))
+                    .is_some_and(|parent| parent.phase != Phase::Finished)
+            })
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// Nothing left to do until new records arrive.
+    fn caught_up(&self) -> bool {
+        let blocked = self.blocked();
+        !self.has_work(&blocked) && self.shards.values().all(|s| s.is_idle() || blocked.contains(&s.id))
+    }
+
+    /// Some readable shard has records pending or was not caught up at its last read.
+    fn has_work(&self, blocked: &HashSet<String>) -> bool {
+        self.shards.values().any(|s| s.phase == Phase::Reading && !blocked.contains(&s.id) && !s.is_idle())
+    }
+
+    fn next_retry(&self) -> Option<Instant> {
+        self.shards.values().filter_map(|s| s.not_before).min()
+    }
+}
+
+impl RunReport {
+    pub(crate) fn merge(&mut self, other: RunReport) {
+        self.processed += other.processed;
+        self.sent_to_sink += other.sent_to_sink;
+        self.failed_attempts += other.failed_attempts;
+        self.shards_finished.extend(other.shards_finished);
+        self.shards_lost.extend(other.shards_lost);
+        self.data_loss.extend(other.data_loss);
+    }
+}

@@ -1,0 +1,283 @@
+//! One shard as the runner reads it: fetch a page, feed it to the router, checkpoint what
+//! was processed, retry or hand over what failed, finish a closed shard once.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use lambda_runtime::Context;
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
+use super::report::{DataLoss, FailedRecord, RunReport, RunnerError};
+use super::run::{OnDataLoss, Runner};
+use super::source::{SourceError, SourceRecord, StartAt, StreamSource};
+
+/// Where a shard is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Being read (once its parent, if known, is finished).
+    Reading,
+    /// Read to its end (or skipped as closed before a `Latest` start); never read again.
+    Finished,
+    /// Another runner moved its checkpoint: this runner leaves it alone.
+    Lost,
+}
+
+/// The runner's state for one shard.
+#[derive(Debug)]
+pub(crate) struct ShardState {
+    pub(crate) id: String,
+    pub(crate) parent: Option<String>,
+    /// `DescribeStream` shows an ending sequence number.
+    pub(crate) closed: bool,
+    pub(crate) phase: Phase,
+    /// The checkpoint as stored: the expected value of the next compare-and-set.
+    pub(crate) stored: Option<Checkpoint>,
+    /// Where to get a new iterator when there is none (start, or after the checkpoint).
+    pub(crate) start: StartAt,
+    pub(crate) iterator: Option<String>,
+    /// `GetRecords` answered without a next iterator: the shard is closed and read.
+    pub(crate) at_end: bool,
+    /// Records read and not yet processed, in sequence order.
+    pub(crate) pending: VecDeque<SourceRecord>,
+    /// Failed attempts of `pending[0]`.
+    pub(crate) attempts: u32,
+    /// Consecutive failed stream calls.
+    pub(crate) source_failures: u32,
+    pub(crate) not_before: Option<Instant>,
+    /// The last read found nothing new.
+    pub(crate) caught_up: bool,
+}
+
+impl ShardState {
+    pub(crate) fn new(id: String, parent: Option<String>, stored: Option<Checkpoint>, start: StartAt) -> Self {
+        let phase = if stored == Some(Checkpoint::Finished) { Phase::Finished } else { Phase::Reading };
+        Self {
+            id,
+            parent,
+            closed: false,
+            phase,
+            stored,
+            start,
+            iterator: None,
+            at_end: false,
+            pending: VecDeque::new(),
+            attempts: 0,
+            source_failures: 0,
+            not_before: None,
+            caught_up: false,
+        }
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.phase != Phase::Reading || (self.pending.is_empty() && self.caught_up)
+    }
+}
+
+fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    initial.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))).min(max)
+}
+
+impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
+    /// One turn for a shard: read if nothing is pending, process what is pending, finish
+    /// the shard if it is read to its end. Returns what it did.
+    pub(crate) async fn step(&self, arn: &str, shard: &mut ShardState) -> Result<RunReport, RunnerError> {
+        let mut report = RunReport::default();
+        shard.not_before = None;
+        if shard.pending.is_empty() && !shard.at_end {
+            self.fetch(arn, shard, &mut report).await?;
+        }
+        if !shard.pending.is_empty() && shard.not_before.is_none() {
+            self.process(arn, shard, &mut report).await?;
+        }
+        let read_to_end = shard.phase == Phase::Reading && shard.pending.is_empty() && shard.at_end;
+        if read_to_end && self.save(arn, shard, Checkpoint::Finished, &mut report).await? {
+            shard.phase = Phase::Finished;
+            tracing::info!(shard_id = %shard.id, "shard finished");
+            report.shards_finished.push(shard.id.clone());
+        }
+        Ok(report)
+    }
+
+    /// Reads a page into `pending` (only reads: the bootstrap keeps its bookmarks alive with it).
+    pub(crate) async fn fetch(
+        &self,
+        arn: &str,
+        shard: &mut ShardState,
+        report: &mut RunReport,
+    ) -> Result<(), RunnerError> {
+        let iterator = match shard.iterator.take() {
+            Some(iterator) => iterator,
+            None => match self.source.iterator(arn, &shard.id, &shard.start).await {
+                Ok(iterator) => iterator,
+                Err(error) => return self.source_trouble(shard, error, report),
+            },
+        };
+        match self.source.records(arn, &iterator, self.settings.batch_size).await {
+            Ok(page) => {
+                shard.source_failures = 0;
+                shard.caught_up = page.records.is_empty();
+                shard.at_end = page.next_iterator.is_none();
+                shard.iterator = page.next_iterator;
+                if !page.records.is_empty() {
+                    tracing::debug!(shard_id = %shard.id, records = page.records.len(), "read");
+                }
+                shard.pending.extend(page.records);
+                Ok(())
+            }
+            Err(error) => {
+                // Anything but an expiry may have consumed nothing: keep the iterator.
+                if !matches!(error, SourceError::ExpiredIterator) {
+                    shard.iterator = Some(iterator);
+                }
+                self.source_trouble(shard, error, report)
+            }
+        }
+    }
+
+    fn source_trouble(
+        &self,
+        shard: &mut ShardState,
+        error: SourceError,
+        report: &mut RunReport,
+    ) -> Result<(), RunnerError> {
+        match error {
+            SourceError::ExpiredIterator => {
+                tracing::info!(shard_id = %shard.id, resume = ?shard.start, "shard iterator expired; getting a new one");
+                shard.iterator = None;
+                Ok(())
+            }
+            SourceError::Trimmed(message) => {
+                let after = match &shard.stored {
+                    Some(Checkpoint::After(seq)) => Some(seq.clone()),
+                    _ => None,
+                };
+                let loss = DataLoss { shard_id: shard.id.clone(), after, message };
+                tracing::error!(
+                    shard_id = %shard.id, after = ?loss.after, message = %loss.message,
+                    "DATA LOSS: records were trimmed from the stream before they were read"
+                );
+                match self.settings.on_data_loss {
+                    OnDataLoss::Stop => Err(RunnerError::DataLoss(loss)),
+                    OnDataLoss::Continue => {
+                        report.data_loss.push(loss);
+                        shard.start = StartAt::TrimHorizon;
+                        shard.iterator = None;
+                        Ok(())
+                    }
+                }
+            }
+            error => {
+                shard.source_failures += 1;
+                let throttled = matches!(error, SourceError::Throttled(_));
+                if !throttled && shard.source_failures > self.settings.source_retries {
+                    return Err(RunnerError::Source(error));
+                }
+                let wait = backoff(self.settings.backoff_initial, self.settings.backoff_max, shard.source_failures);
+                tracing::warn!(shard_id = %shard.id, %error, retry_in = ?wait, "stream call failed; backing off");
+                shard.not_before = Some(Instant::now() + wait);
+                Ok(())
+            }
+        }
+    }
+
+    /// Feeds `pending` to the router as one Lambda event; checkpoints what it processed;
+    /// retries, hands over or stops on the first failure.
+    async fn process(&self, arn: &str, shard: &mut ShardState, report: &mut RunReport) -> Result<(), RunnerError> {
+        let records: Vec<&serde_json::Value> = shard.pending.iter().map(|r| &r.lambda_json).collect();
+        let payload = serde_json::to_vec(&json!({ "Records": records }))
+            .map_err(|e| RunnerError::Source(SourceError::Other(e.into())))?;
+        let (processed, failure) = match self.router.handle(&payload, &Context::default()).await {
+            Ok(response) => match response.batch_item_failures.first() {
+                None => (shard.pending.len(), None),
+                Some(failure) => {
+                    let id = failure.item_identifier.as_deref().unwrap_or_default();
+                    match shard.pending.iter().position(|r| r.sequence_number.as_str() == id) {
+                        Some(index) => {
+                            (index, Some("the handler failed (its error is logged under the record's span)".into()))
+                        }
+                        None => (0, Some(format!("the router reported an unknown record `{id}`"))),
+                    }
+                }
+            },
+            Err(error) => (0, Some(error.to_string())),
+        };
+        if processed > 0 {
+            let last = shard.pending[processed - 1].sequence_number.clone();
+            if !self.save(arn, shard, Checkpoint::After(last.clone()), report).await? {
+                return Ok(());
+            }
+            shard.pending.drain(..processed);
+            shard.start = StartAt::After(last.clone());
+            shard.attempts = 0;
+            report.processed += processed as u64;
+            tracing::info!(shard_id = %shard.id, records = processed, checkpoint = %last, "processed");
+        }
+        let (Some(reason), Some(head)) = (failure, shard.pending.front().cloned()) else { return Ok(()) };
+        shard.attempts += 1;
+        report.failed_attempts += 1;
+        if shard.attempts < self.settings.max_attempts {
+            let wait = backoff(self.settings.backoff_initial, self.settings.backoff_max, shard.attempts);
+            tracing::warn!(
+                shard_id = %shard.id, sequence_number = %head.sequence_number, attempt = shard.attempts,
+                of = self.settings.max_attempts, retry_in = ?wait, "record failed; retrying"
+            );
+            shard.not_before = Some(Instant::now() + wait);
+            return Ok(());
+        }
+        let Some(sink) = &self.sink else {
+            tracing::error!(shard_id = %shard.id, sequence_number = %head.sequence_number, attempts = shard.attempts, "record failed every attempt; stopping");
+            return Err(RunnerError::RecordFailed {
+                shard_id: shard.id.clone(),
+                sequence_number: head.sequence_number,
+                attempts: shard.attempts,
+                reason,
+            });
+        };
+        let failed = FailedRecord {
+            stream_arn: arn.to_owned(),
+            shard_id: shard.id.clone(),
+            sequence_number: head.sequence_number.clone(),
+            attempts: shard.attempts,
+            reason,
+            record: head.lambda_json,
+        };
+        sink(failed)
+            .await
+            .map_err(|error| RunnerError::Sink { sequence_number: head.sequence_number.clone(), error })?;
+        tracing::warn!(shard_id = %shard.id, sequence_number = %head.sequence_number, attempts = shard.attempts, "record failed every attempt; handed to the on-failure sink");
+        if self.save(arn, shard, Checkpoint::After(head.sequence_number.clone()), report).await? {
+            shard.pending.pop_front();
+            shard.start = StartAt::After(head.sequence_number);
+            shard.attempts = 0;
+            report.sent_to_sink += 1;
+        }
+        Ok(())
+    }
+
+    /// Compare-and-set of the shard's checkpoint. `Ok(false)`: another runner moved it, the
+    /// shard is now `Lost`.
+    async fn save(
+        &self,
+        arn: &str,
+        shard: &mut ShardState,
+        next: Checkpoint,
+        report: &mut RunReport,
+    ) -> Result<bool, RunnerError> {
+        match self.checkpoints.save(arn, &shard.id, shard.stored.as_ref(), &next).await {
+            Ok(()) => {
+                shard.stored = Some(next);
+                Ok(true)
+            }
+            Err(CheckpointError::Conflict { .. }) => {
+                tracing::warn!(shard_id = %shard.id, "another runner moved this shard's checkpoint; leaving the shard to it");
+                shard.phase = Phase::Lost;
+                shard.pending.clear();
+                report.shards_lost.push(shard.id.clone());
+                Ok(false)
+            }
+            Err(error) => Err(RunnerError::Checkpoint(error)),
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The runner against the test kit's in-memory stream, through the same `StreamSource`
+//! trait as a live stream: shard splits and lineage, pages of shards, expired iterators,
+//! throttling, trimmed data, retries and the on-failure sink, checkpoints and restarts,
+//! two runners on one shard, shutdown after the batch in flight, and bootstrap.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ddbstream::runner::{Checkpoint, FailedRecord, MemoryCheckpoints, OnDataLoss, Runner, RunnerError, StartPosition};
+use ddbstream::testing::{KeySchema, LiveStream, StreamRecord, Table};
+use ddbstream::{BoxError, Change, Item, Router, SequenceNumber, StreamViewType};
+use serde_dynamo::AttributeValue;
+use tokio::sync::Notify;
+
+type Log = Arc<Mutex<Vec<(String, SequenceNumber)>>>;
+
+fn item(key: &str, version: u32) -> Item {
+    Item::from(HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(key.to_owned())),
+        ("version".to_owned(), AttributeValue::N(version.to_string())),
+    ]))
+}
+
+fn key(key: &str) -> Item {
+    Item::from(HashMap::from([("pk".to_owned(), AttributeValue::S(key.to_owned()))]))
+}
+
+fn pk(item: &Item) -> String {
+    match item.get("pk") {
+        Some(AttributeValue::S(s)) => s.clone(),
+        other => panic!("no pk: {other:?}"),
+    }
+}
+
+fn stream() -> LiveStream {
+    LiveStream::new(Table::new("Orders", KeySchema::hash("pk"), StreamViewType::NewAndOldImages))
+}
+
+/// `writes` puts over `keys` keys, numbered from `from`.
+fn write(stream: &LiveStream, from: u32, writes: u32, keys: u32) {
+    stream.write(|table| {
+        for n in from..from + writes {
+            let record = table.put(item(&format!("k{}", n % keys), n));
+            assert!(matches!(record, Ok(Some(_))), "{record:?}");
+        }
+    });
+}
+
+/// A router that logs (key, sequence number) per change and fails as `fail` says.
+fn logging_router(log: &Log, fail: impl Fn(&Change<Item>) -> bool + Send + Sync + 'static) -> Router {
+    let log = log.clone();
+    let fail = Arc::new(fail);
+    Router::new().stream("Orders", move |change: Change<Item>| {
+        let outcome = if fail(&change) {
+            Err::<(), BoxError>("injected failure".into())
+        } else {
+            log.lock().unwrap_or_else(|e| e.into_inner()).push((pk(&change.keys), change.sequence_number().clone()));
+            Ok(())
+        };
+        std::future::ready(outcome)
+    })
+}
+
+fn fast<S: ddbstream::runner::StreamSource, C: ddbstream::runner::CheckpointStore>(
+    runner: Runner<S, C>,
+) -> Runner<S, C> {
+    runner.backoff(Duration::from_millis(1), Duration::from_millis(5)).poll_interval(Duration::from_millis(5))
+}
+
+fn entries(log: &Log) -> Vec<(String, SequenceNumber)> {
+    log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Every record of the stream exactly once, each key's records in stream order.
+fn assert_each_once_in_key_order(log: &[(String, SequenceNumber)], records: &[StreamRecord]) {
+    let mut seen: Vec<&SequenceNumber> = log.iter().map(|(_, seq)| seq).collect();
+    seen.sort();
+    let expected: Vec<&SequenceNumber> = records.iter().map(|r| &r.sequence_number).collect();
+    assert_eq!(seen, expected, "each record exactly once");
+    let mut per_key: BTreeMap<&str, Vec<&SequenceNumber>> = BTreeMap::new();
+    for (key, seq) in log {
+        per_key.entry(key).or_default().push(seq);
+    }
+    for (key, seqs) in per_key {
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{key} out of order: {seqs:?}");
+    }
+}
+
+#[tokio::test]
+async fn shards_split_on_pages_are_read_parents_first_and_each_record_once() {
+    let stream = stream();
+    write(&stream, 0, 40, 8);
+    let first = stream.write(|t| t.stream().describe()[0].shard_id.clone());
+    let children = stream.write(|t| t.stream_mut().split(&first)).unwrap_or_else(|e| panic!("{e}"));
+    write(&stream, 40, 40, 8);
+    stream.write(|t| t.stream_mut().split(&children[0])).unwrap_or_else(|e| panic!("{e}"));
+    write(&stream, 80, 40, 8);
+    stream.describe_page_size(1);
+
+    let log = Log::default();
+    let runner = fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false)).batch_size(7));
+    let report = runner.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let records = stream.write(|t| t.stream().records());
+    let log = entries(&log);
+    assert_each_once_in_key_order(&log, &records);
+    assert_eq!(report.processed, 120);
+    // Lineage: every record of a parent shard was handled before any record of its children.
+    let shards = stream.write(|t| t.stream().describe());
+    let position = |seq: &SequenceNumber| log.iter().position(|(_, s)| s == seq).unwrap_or(usize::MAX);
+    for child in shards.iter().filter(|s| s.parent_shard_id.is_some()) {
+        let parent = child.parent_shard_id.as_deref().unwrap_or_default();
+        let parent_last = stream
+            .write(|t| t.stream().shard_records(parent).map(|r| r.iter().map(|r| position(&r.sequence_number)).max()));
+        let child_first = stream.write(|t| {
+            t.stream().shard_records(&child.shard_id).map(|r| r.iter().map(|r| position(&r.sequence_number)).min())
+        });
+        if let (Ok(Some(parent_last)), Ok(Some(child_first))) = (parent_last, child_first) {
+            assert!(parent_last < child_first, "{} read before its parent {parent} was finished", child.shard_id);
+        }
+    }
+    // The two closed shards were finished once each; the open ones were not.
+    let mut finished = report.shards_finished.clone();
+    finished.sort();
+    let mut closed: Vec<String> =
+        shards.iter().filter(|s| s.ending_sequence_number.is_some()).map(|s| s.shard_id.clone()).collect();
+    closed.sort();
+    assert_eq!(finished, closed);
+}
+
+#[tokio::test]
+async fn expired_iterators_and_throttling_lose_nothing_and_a_restart_resumes() {
+    let stream = stream();
+    write(&stream, 0, 60, 6);
+    stream.expire_iterators_after(Some(1));
+    stream.throttle_every(Some(4));
+    let checkpoints = MemoryCheckpoints::new();
+    let log = Log::default();
+    let runner = fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false)))
+        .batch_size(5)
+        .checkpoints(checkpoints.clone());
+    let first = runner.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.processed, 60);
+
+    // More writes, then a new runner on the same checkpoints: only the new records.
+    write(&stream, 60, 25, 6);
+    let restarted = fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false)))
+        .batch_size(5)
+        .checkpoints(checkpoints.clone());
+    let second = restarted.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(second.processed, 25);
+
+    let stats = stream.stats();
+    assert!(stats.expired > 0 && stats.throttled > 0, "faults were met: {stats:?}");
+    assert_each_once_in_key_order(&entries(&log), &stream.write(|t| t.stream().records()));
+    let last = stream.write(|t| t.stream().records().last().map(|r| r.sequence_number.clone()));
+    assert_eq!(
+        checkpoints.all().into_iter().map(|c| c.2).collect::<Vec<_>>(),
+        vec![Checkpoint::After(last.unwrap_or_else(|| SequenceNumber::new("0")))]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_record_is_retried_in_place_and_a_poison_record_goes_to_the_sink() {
+    let stream = stream();
+    write(&stream, 0, 20, 4);
+    let records = stream.write(|t| t.stream().records());
+    let flaky = records[5].sequence_number.clone();
+    let poison = records[12].sequence_number.clone();
+    let flaky_failures = Arc::new(Mutex::new(2));
+    let fail = move |change: &Change<Item>| {
+        let seq = change.sequence_number();
+        if *seq == poison {
+            return true;
+        }
+        let mut left = flaky_failures.lock().unwrap_or_else(|e| e.into_inner());
+        if *seq == flaky && *left > 0 {
+            *left -= 1;
+            return true;
+        }
+        false
+    };
+    let sunk: Arc<Mutex<Vec<FailedRecord>>> = Arc::default();
+    let sink = sunk.clone();
+    let log = Log::default();
+    let runner = fast(Runner::new(stream.clone(), "Orders", logging_router(&log, fail)))
+        .max_attempts(3)
+        .on_failure_sink(move |failed| {
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(failed);
+            async { Ok(()) }
+        });
+    let report = runner.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let sunk = sunk.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(sunk.len(), 1);
+    assert_eq!(sunk[0].sequence_number, records[12].sequence_number);
+    assert_eq!(sunk[0].attempts, 3);
+    assert_eq!(sunk[0].record["dynamodb"]["SequenceNumber"], records[12].sequence_number.as_str());
+    assert_eq!((report.processed, report.sent_to_sink, report.failed_attempts), (19, 1, 2 + 3));
+    // Everything but the poison record, once each, in stream order (one shard).
+    let expected: Vec<&SequenceNumber> =
+        records.iter().map(|r| &r.sequence_number).filter(|s| **s != records[12].sequence_number).collect();
+    let log = entries(&log);
+    assert_eq!(log.iter().map(|(_, s)| s).collect::<Vec<_>>(), expected);
+}
+
+#[tokio::test]
+async fn without_a_sink_a_poison_record_stops_the_runner_before_it_and_a_restart_retries_it() {
+    let stream = stream();
+    write(&stream, 0, 10, 3);
+    let records = stream.write(|t| t.stream().records());
+    let poison = records[6].sequence_number.clone();
+    let checkpoints = MemoryCheckpoints::new();
+    let log = Log::default();
+    let bad = poison.clone();
+    let runner =
+        fast(Runner::new(stream.clone(), "Orders", logging_router(&log, move |c| *c.sequence_number() == bad)))
+            .max_attempts(2)
+            .checkpoints(checkpoints.clone());
+    let error = runner.run_until_caught_up(std::future::pending()).await.err();
+    match &error {
+        Some(RunnerError::RecordFailed { sequence_number, attempts: 2, .. }) => assert_eq!(*sequence_number, poison),
+        other => panic!("expected RecordFailed, got {other:?}"),
+    }
+    assert!(error.map(|e| e.to_string()).unwrap_or_default().contains(poison.as_str()));
+    assert_eq!(checkpoints.all()[0].2, Checkpoint::After(records[5].sequence_number.clone()));
+
+    // Fixed: a restart starts at the poison record and goes on.
+    let restarted =
+        fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false))).checkpoints(checkpoints.clone());
+    let report = restarted.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.processed, 4);
+    assert_each_once_in_key_order(&entries(&log), &records);
+}
+
+#[tokio::test]
+async fn trimmed_records_are_reported_as_data_loss_never_hidden() {
+    let stream = stream();
+    write(&stream, 0, 10, 2);
+    let checkpoints = MemoryCheckpoints::new();
+    let log = Log::default();
+    let runner =
+        fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false))).checkpoints(checkpoints.clone());
+    assert_eq!(runner.run_until_caught_up(std::future::pending()).await.map(|r| r.processed).ok(), Some(10));
+    write(&stream, 10, 10, 2);
+    let records = stream.write(|t| t.stream().records());
+    // The runner was away too long: records 11 to 15 are past retention.
+    stream.trim_through(records[14].sequence_number.clone());
+
+    let stopping =
+        fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false))).checkpoints(checkpoints.clone());
+    match stopping.run_until_caught_up(std::future::pending()).await {
+        Err(RunnerError::DataLoss(loss)) => assert_eq!(loss.after, Some(records[9].sequence_number.clone())),
+        other => panic!("expected DataLoss, got {other:?}"),
+    }
+    assert_eq!(entries(&log).len(), 10, "nothing read past the loss while stopping");
+
+    let going_on = fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false)))
+        .checkpoints(checkpoints.clone())
+        .on_data_loss(OnDataLoss::Continue);
+    let report = going_on.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.data_loss.len(), 1);
+    assert_eq!(report.processed, 5, "records 16 to 20, the ones the stream still holds");
+}
+
+#[tokio::test]
+async fn two_runners_on_one_shard_never_both_advance_it() {
+    let stream = stream();
+    write(&stream, 0, 200, 10);
+    let checkpoints = MemoryCheckpoints::new();
+    let (log_a, log_b) = (Log::default(), Log::default());
+    let a = fast(Runner::new(stream.clone(), "Orders", logging_router(&log_a, |_| false)))
+        .batch_size(10)
+        .checkpoints(checkpoints.clone());
+    let b = fast(Runner::new(stream.clone(), "Orders", logging_router(&log_b, |_| false)))
+        .batch_size(10)
+        .checkpoints(checkpoints.clone());
+    let (ra, rb) =
+        tokio::join!(a.run_until_caught_up(std::future::pending()), b.run_until_caught_up(std::future::pending()));
+    let (ra, rb) = (ra.unwrap_or_else(|e| panic!("{e}")), rb.unwrap_or_else(|e| panic!("{e}")));
+    // Exactly one lost the shard, at a compare-and-set; the other read it to the end.
+    assert_eq!(ra.shards_lost.len() + rb.shards_lost.len(), 1, "{ra:?} {rb:?}");
+    let records = stream.write(|t| t.stream().records());
+    let (a, b) = (entries(&log_a), entries(&log_b));
+    let mut union: Vec<(String, SequenceNumber)> = a.iter().chain(&b).cloned().collect();
+    union.sort_by(|x, y| x.1.cmp(&y.1));
+    union.dedup();
+    assert_each_once_in_key_order(&union, &records);
+    // Only the batch that lost the race ran twice.
+    let twice = a.iter().filter(|entry| b.contains(entry)).count();
+    assert!(twice <= 10, "{twice} records ran in both runners");
+    let last = records.last().map(|r| r.sequence_number.clone()).unwrap_or_else(|| SequenceNumber::new("0"));
+    assert_eq!(checkpoints.all()[0].2, Checkpoint::After(last));
+}
+
+#[tokio::test]
+async fn shutdown_stops_after_the_batch_in_flight_and_a_restart_goes_on_without_loss_or_repeat() {
+    let stream = stream();
+    write(&stream, 0, 100, 5);
+    let checkpoints = MemoryCheckpoints::new();
+    let log = Log::default();
+    let stop = Arc::new(Notify::new());
+    let signal = stop.clone();
+    let counted = log.clone();
+    let router = logging_router(&log, move |_| {
+        if counted.lock().unwrap_or_else(|e| e.into_inner()).len() == 30 {
+            signal.notify_one();
+        }
+        false
+    });
+    let runner = fast(Runner::new(stream.clone(), "Orders", router)).batch_size(8).checkpoints(checkpoints.clone());
+    let report = runner.run(stop.notified()).await.unwrap_or_else(|e| panic!("{e}"));
+    let handled = entries(&log);
+    assert!(handled.len() < 100 && handled.len() >= 30, "stopped early: {}", handled.len());
+    assert_eq!(report.processed as usize, handled.len());
+    // The checkpoint is exactly the last record handled.
+    assert_eq!(checkpoints.all()[0].2, Checkpoint::After(handled[handled.len() - 1].1.clone()));
+
+    let restarted =
+        fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false))).checkpoints(checkpoints.clone());
+    restarted.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_each_once_in_key_order(&entries(&log), &stream.write(|t| t.stream().records()));
+}
+
+#[tokio::test]
+async fn latest_skips_what_was_there_and_reads_what_comes() {
+    let stream = stream();
+    write(&stream, 0, 10, 2);
+    let log = Log::default();
+    let runner =
+        fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false))).start_at(StartPosition::Latest);
+    let writer = stream.clone();
+    let stop = Arc::new(Notify::new());
+    let done = stop.clone();
+    let observed = log.clone();
+    let (report, ()) = tokio::join!(runner.run(stop.notified()), async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        write(&writer, 10, 5, 2);
+        while observed.lock().unwrap_or_else(|e| e.into_inner()).len() < 5 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        done.notify_one();
+    });
+    assert_eq!(report.map(|r| r.processed).ok(), Some(5));
+    let records = stream.write(|t| t.stream().records());
+    assert_eq!(
+        entries(&log).into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
+        records[10..].iter().map(|r| r.sequence_number.clone()).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn bootstrap_replica_equals_the_table_after_writes_during_the_scan() {
+    let stream = stream();
+    write(&stream, 0, 50, 50);
+    let replica: Arc<Mutex<BTreeMap<String, Item>>> = Arc::default();
+    let applied = replica.clone();
+    let router = Router::new().stream("Orders", move |change: Change<Item>| {
+        let mut replica = applied.lock().unwrap_or_else(|e| e.into_inner());
+        match change.new_image() {
+            Some(new) => replica.insert(pk(&change.keys), new.clone()),
+            None => replica.remove(&pk(&change.keys)),
+        };
+        async { Ok::<(), BoxError>(()) }
+    });
+    let runner = fast(Runner::new(stream.clone(), "Orders", router)).bookmark_refresh(Duration::from_millis(2));
+    let scanned = replica.clone();
+    let writer = stream.clone();
+    // The scan copies the table in chunks while other writes land between the chunks.
+    let scan = async move {
+        let mut copied = 0;
+        for chunk in 0..10u32 {
+            let items = writer.write(|t| t.items());
+            for item in
+                items.iter().filter(|i| pk(i).trim_start_matches('k').parse::<u32>().is_ok_and(|n| n % 10 == chunk))
+            {
+                scanned.lock().unwrap_or_else(|e| e.into_inner()).insert(pk(item), item.clone());
+                copied += 1;
+            }
+            writer.write(|t| {
+                let _ = t.put(item(&format!("k{}", chunk * 3), 1_000 + chunk));
+                let _ = t.delete(key(&format!("k{}", 49 - chunk)));
+                let _ = t.put(item(&format!("new{chunk}"), chunk));
+            });
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        Ok::<u32, BoxError>(copied)
+    };
+    let bootstrapped = runner.bootstrap(scan).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(bootstrapped.scanned > 0);
+    bootstrapped.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    let table: BTreeMap<String, Item> = stream.write(|t| t.items()).into_iter().map(|i| (pk(&i), i)).collect();
+    assert_eq!(*replica.lock().unwrap_or_else(|e| e.into_inner()), table);
+}

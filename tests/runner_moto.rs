@@ -1,0 +1,193 @@
+//! The runner against moto's DynamoDB Streams over real HTTP (started by
+//! `scripts/with-moto`, reached through `AWS_ENDPOINT_URL`): records written to a table
+//! reach the handler in order; a restarted runner resumes from its DynamoDB checkpoint; a
+//! bootstrap replica equals the source table after writes during the scan.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue as Sdk, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType as SdkViewType,
+};
+use aws_sdk_dynamodb::Client;
+use ddbstream::runner::{scan_table, DynamoDbCheckpoints, DynamoDbStreams, Runner};
+use ddbstream::{BoxError, Change, Item, Router};
+use serde_dynamo::AttributeValue;
+use workspace_tests::{local_client, local_dynamodb, scan_all, unique_name};
+
+async fn streams() -> DynamoDbStreams {
+    DynamoDbStreams::new(aws_sdk_dynamodbstreams::Client::new(&aws_config::load_from_env().await))
+}
+
+/// A table keyed by `pk` with a NEW_AND_OLD_IMAGES stream.
+async fn streamed_table(client: &Client, prefix: &str) -> String {
+    let name = unique_name(prefix);
+    let built = (
+        AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build(),
+        KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build(),
+        StreamSpecification::builder().stream_enabled(true).stream_view_type(SdkViewType::NewAndOldImages).build(),
+    );
+    let (Ok(definition), Ok(key), Ok(stream)) = built else { panic!("table definition: {built:?}") };
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(definition)
+        .key_schema(key)
+        .stream_specification(stream)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create_table {name}: {e:?}"));
+    name
+}
+
+async fn put(client: &Client, table: &str, pk: &str, version: u32) {
+    client
+        .put_item()
+        .table_name(table)
+        .item("pk", Sdk::S(pk.to_owned()))
+        .item("version", Sdk::N(version.to_string()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {pk}: {e:?}"));
+}
+
+async fn delete(client: &Client, table: &str, pk: &str) {
+    client
+        .delete_item()
+        .table_name(table)
+        .key("pk", Sdk::S(pk.to_owned()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("delete {pk}: {e:?}"));
+}
+
+fn text(item: &Item, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(s) | AttributeValue::N(s)) => s.clone(),
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+type Seen = Arc<Mutex<Vec<(String, String, Option<String>)>>>;
+
+/// Logs (event name, key, new version) per change.
+fn recording(table: &str, seen: &Seen) -> Router {
+    let seen = seen.clone();
+    Router::new().stream(table, move |change: Change<Item>| {
+        let version = change.new_image().map(|new| text(new, "version"));
+        seen.lock().unwrap_or_else(|e| e.into_inner()).push((
+            change.event_name().as_str().to_owned(),
+            text(&change.keys, "pk"),
+            version,
+        ));
+        async { Ok::<(), BoxError>(()) }
+    })
+}
+
+fn fast<S: ddbstream::runner::StreamSource, C: ddbstream::runner::CheckpointStore>(
+    runner: Runner<S, C>,
+) -> Runner<S, C> {
+    runner.backoff(Duration::from_millis(10), Duration::from_millis(100)).poll_interval(Duration::from_millis(20))
+}
+
+#[tokio::test]
+async fn writes_reach_the_handler_in_order_and_a_restart_resumes_from_the_dynamodb_checkpoint() {
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let table = streamed_table(&client, "runner-orders").await;
+    let checkpoints = DynamoDbCheckpoints::new(client.clone(), unique_name("runner-checkpoints"));
+    checkpoints.create_table().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut expected = Vec::new();
+    for n in 0..12u32 {
+        let pk = format!("order#{}", n % 4);
+        put(&client, &table, &pk, n).await;
+        expected.push(((if n < 4 { "INSERT" } else { "MODIFY" }).to_owned(), pk, Some(n.to_string())));
+    }
+    delete(&client, &table, "order#0").await;
+    expected.push(("REMOVE".to_owned(), "order#0".to_owned(), None));
+
+    let seen = Seen::default();
+    let runner = fast(Runner::new(streams().await, table.clone(), recording(&table, &seen)))
+        .batch_size(5)
+        .checkpoints(checkpoints.clone());
+    let report = runner.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.processed, 13);
+    assert_eq!(*seen.lock().unwrap_or_else(|e| e.into_inner()), expected, "every write, in write order");
+
+    // A new runner (a restart) on the same checkpoint table sees only what came after.
+    for n in 12..17u32 {
+        put(&client, &table, "order#9", n).await;
+        expected.push((
+            (if n == 12 { "INSERT" } else { "MODIFY" }).to_owned(),
+            "order#9".to_owned(),
+            Some(n.to_string()),
+        ));
+    }
+    let restarted =
+        fast(Runner::new(streams().await, table.clone(), recording(&table, &seen))).checkpoints(checkpoints);
+    let report = restarted.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.processed, 5);
+    assert_eq!(
+        *seen.lock().unwrap_or_else(|e| e.into_inner()),
+        expected,
+        "resumed after the checkpoint, nothing twice"
+    );
+}
+
+#[tokio::test]
+async fn a_bootstrap_replica_equals_the_source_after_writes_during_the_scan() {
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let table = streamed_table(&client, "runner-source").await;
+    for n in 0..120u32 {
+        put(&client, &table, &format!("item#{n:03}"), 0).await;
+    }
+    let replica: Arc<Mutex<BTreeMap<String, Item>>> = Arc::default();
+    let applied = replica.clone();
+    let router = Router::new().stream(&table, move |change: Change<Item>| {
+        let mut replica = applied.lock().unwrap_or_else(|e| e.into_inner());
+        match change.new_image() {
+            Some(new) => replica.insert(text(&change.keys, "pk"), new.clone()),
+            None => replica.remove(&text(&change.keys, "pk")),
+        };
+        async { Ok::<(), BoxError>(()) }
+    });
+    let runner = fast(Runner::new(streams().await, table.clone(), router)).bookmark_refresh(Duration::from_millis(50));
+
+    // Writes land while the scan runs: updates, deletes and new items.
+    let writer = {
+        let (client, table) = (client.clone(), table.clone());
+        tokio::spawn(async move {
+            for n in 0..40u32 {
+                match n % 3 {
+                    0 => put(&client, &table, &format!("item#{:03}", n * 3), n + 1).await,
+                    1 => delete(&client, &table, &format!("item#{:03}", 119 - n)).await,
+                    _ => put(&client, &table, &format!("new#{n:03}"), n).await,
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    let scanned = replica.clone();
+    let scan = scan_table(&client, &table, 4, |item: HashMap<String, Sdk>| {
+        let item = Item::from(item);
+        scanned.lock().unwrap_or_else(|e| e.into_inner()).insert(text(&item, "pk"), item);
+        async { Ok::<(), BoxError>(()) }
+    });
+    let bootstrapped = runner.bootstrap(scan).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(bootstrapped.scanned >= 80, "scanned {}", bootstrapped.scanned);
+    writer.await.unwrap_or_else(|e| panic!("{e}"));
+    bootstrapped.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let source: BTreeMap<String, Item> =
+        scan_all(&client, &table).await.into_iter().map(|i| (text(&i, "pk"), i)).collect();
+    assert_eq!(source.len(), 120 - 13 + 13, "the writes happened");
+    assert_eq!(*replica.lock().unwrap_or_else(|e| e.into_inner()), source);
+}
