@@ -25,12 +25,13 @@ $(TOOLS):
 
 tools: $(TOOLS) ## Install cargo-lambda, cfn-lint and moto (pinned) into .venv
 
-demo: invoke ## The main job on local defaults: the functions against a local DynamoDB, tables shown
+demo: $(TOOLS) ## The main job on local defaults: the handlers on live local streams through the runner, tables checked
+	scripts/with-moto cargo run --locked --quiet -p handlers --example demo
 
 failures: $(TOOLS) ## Invoke the fault-injection function with every fixture and show each answer and why
 	python3 tests/lambda_invoke.py --show
 
-test: lint unit template invoke-check invoke ## Everything CI runs: lints, docs, tests, template, runtime checks
+test: lint unit template invoke-check invoke demo ## Everything CI runs: lints, docs, tests, template, runtime checks, the demo
 
 lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 	cargo fmt --all -- --check
@@ -50,8 +51,18 @@ invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real L
 invoke: $(TOOLS) ## Run the functions under `cargo lambda watch` against a local DynamoDB, invoke each with its stream, show the tables
 	scripts/with-moto $(VENV)/bin/python tests/invoke_handlers.py
 
-bench: ## Benchmarks: the framework against the baseline and the floor (docs/benchmarks.md)
-	cargo bench -p ddbstream --bench decode --bench concurrency
+MATPLOTLIB_VERSION := 3.10.7
+BENCH_TOOLS := $(VENV)/.matplotlib-$(MATPLOTLIB_VERSION)
+
+$(BENCH_TOOLS): $(TOOLS)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check matplotlib==$(MATPLOTLIB_VERSION)
+	touch $@
+
+bench: $(BENCH_TOOLS) ## Benchmarks: decoding, memory, concurrency, start-up; tables and docs/benchmarks.png
+	cargo bench --locked -p ddbstream --bench decode --bench concurrency --bench memory
+	cargo build --release --locked -p handlers --bin orders-projector
+	$(VENV)/bin/python scripts/bench_startup.py target/release/orders-projector
+	$(VENV)/bin/python scripts/bench_chart.py
 
 build: $(TOOLS) ## Build the release Lambda bootstraps for arm64 and report their sizes
 	rustup target add aarch64-unknown-linux-gnu

@@ -357,6 +357,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 session.report.merge(step);
             }
             if until_caught_up && !discover_now && session.caught_up() {
+                tracing::info!(stream_arn = %session.arn, processed = session.report.processed, "caught up");
                 return Ok(session.report.clone());
             }
             let wait = if busy || discover_now || session.has_work(&blocked) {
@@ -367,7 +368,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             tokio::select! {
                 biased;
                 () = &mut shutdown => {
-                    tracing::info!(processed = session.report.processed, "stopping: asked to");
+                    tracing::info!(stream_arn = %session.arn, processed = session.report.processed, "stopping: asked to");
                     return Ok(session.report.clone());
                 }
                 () = tokio::time::sleep(wait.min(self.settings.poll_interval)) => {}

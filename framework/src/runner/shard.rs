@@ -212,7 +212,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             shard.start = StartAt::After(last.clone());
             shard.attempts = 0;
             report.processed += processed as u64;
-            tracing::info!(shard_id = %shard.id, records = processed, checkpoint = %last, "processed");
+            tracing::debug!(shard_id = %shard.id, records = processed, checkpoint = %last, "processed");
         }
         let (Some(reason), Some(head)) = (failure, shard.pending.front().cloned()) else { return Ok(()) };
         shard.attempts += 1;
