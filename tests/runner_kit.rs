@@ -393,3 +393,58 @@ async fn bootstrap_replica_equals_the_table_after_writes_during_the_scan() {
     let table: BTreeMap<String, Item> = stream.write(|t| t.items()).into_iter().map(|i| (pk(&i), i)).collect();
     assert_eq!(*replica.lock().unwrap_or_else(|e| e.into_inner()), table);
 }
+
+#[tokio::test]
+async fn a_stream_the_router_does_not_route_stops_the_runner_and_nothing_goes_to_the_sink() {
+    let stream = stream();
+    write(&stream, 0, 5, 2);
+    let checkpoints = MemoryCheckpoints::new();
+    let sunk: Arc<Mutex<Vec<FailedRecord>>> = Arc::default();
+    let sink = sunk.clone();
+    let elsewhere = Router::new().stream("Customers", |_: Change<Item>| async { Ok::<(), BoxError>(()) });
+    let runner = fast(Runner::new(stream.clone(), "Orders", elsewhere))
+        .max_attempts(1)
+        .checkpoints(checkpoints.clone())
+        .on_failure_sink(move |failed| {
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(failed);
+            async { Ok(()) }
+        });
+    match runner.run_until_caught_up(std::future::pending()).await {
+        Err(RunnerError::Router(error)) => assert!(error.to_string().contains("Orders"), "{error}"),
+        other => panic!("expected a router error, got {other:?}"),
+    }
+    assert!(sunk.lock().unwrap_or_else(|e| e.into_inner()).is_empty(), "a setup error is not a record failure");
+    assert!(checkpoints.all().is_empty(), "nothing acknowledged");
+}
+
+#[tokio::test]
+async fn a_latest_start_whose_first_record_fails_is_resumed_at_that_record() {
+    let stream = stream();
+    write(&stream, 0, 3, 3);
+    let checkpoints = MemoryCheckpoints::new();
+    let log = Log::default();
+    let stop = Arc::new(Notify::new());
+    let (writer, done) = (stream.clone(), stop.clone());
+    // Only new writes are read; the first of them fails every attempt and stops the runner.
+    let runner = fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |c| pk(&c.keys) == "k0")))
+        .start_at(StartPosition::Latest)
+        .max_attempts(2)
+        .checkpoints(checkpoints.clone());
+    let (result, ()) = tokio::join!(runner.run(stop.notified()), async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        write(&writer, 3, 3, 3); // k0, k1, k2
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        done.notify_one();
+    });
+    assert!(matches!(result, Err(RunnerError::RecordFailed { .. })), "{result:?}");
+    let records = stream.write(|t| t.stream().records());
+    assert_eq!(checkpoints.all()[0].2, Checkpoint::At(records[3].sequence_number.clone()));
+
+    // The restart (fixed handler) starts at that record, not at a new LATEST.
+    let restarted =
+        fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false))).checkpoints(checkpoints.clone());
+    let report = restarted.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.processed, 3);
+    let handled: Vec<SequenceNumber> = entries(&log).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(handled, records[3..].iter().map(|r| r.sequence_number.clone()).collect::<Vec<_>>());
+}

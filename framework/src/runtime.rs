@@ -18,9 +18,17 @@ impl Router {
     /// The event is taken as raw JSON, so the router decides what is malformed, record by
     /// record. `DDBSTREAM_DEADLINE_MARGIN_MS` sets the deadline margin unless
     /// [`deadline_margin`](Self::deadline_margin) did.
+    ///
+    /// `DDBSTREAM_METRICS_NAMESPACE` turns on [`metrics`](Self::metrics) unless they are on.
     pub async fn run(mut self) -> Result<(), lambda_runtime::Error> {
         if self.deadline_margin.is_none() {
             self.deadline_margin = margin_from_env()?;
+        }
+        if self.metrics.is_none() {
+            if let Some(namespace) = std::env::var(crate::metrics::METRICS_NAMESPACE_ENV).ok().filter(|n| !n.is_empty())
+            {
+                self = self.metrics(namespace);
+            }
         }
         let router = Arc::new(self);
         lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {

@@ -2,9 +2,10 @@
 //! at the first failure.
 
 use super::{order::into_stream_order, Deadline, Failure, SegmentFailure};
+use crate::metrics::Stats;
 use crate::payload::{split_records, RawRecord};
 use crate::route::Router;
-use crate::Error;
+use crate::{Error, StreamArn};
 
 /// How far a batch got.
 pub(crate) enum Outcome<'p> {
@@ -17,13 +18,21 @@ pub(crate) enum Outcome<'p> {
 
 /// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload
 /// that is not a stream event, or a record of a stream nobody routes.
-pub(crate) async fn process<'p>(router: &Router, payload: &'p [u8], deadline: &Deadline) -> Result<Outcome<'p>, Error> {
+pub(crate) async fn process<'p>(
+    router: &Router,
+    payload: &'p [u8],
+    deadline: &Deadline,
+    stats: &Stats,
+) -> Result<Outcome<'p>, Error> {
     let mut records: Vec<RawRecord<'p>> = split_records(payload)?
         .into_iter()
         .enumerate()
         .map(|(position, raw)| RawRecord::parse(position, raw))
         .collect();
     into_stream_order(&mut records);
+    let table = records.iter().find_map(|r| r.event_source_arn().and_then(StreamArn::parse)).map(|arn| arn.table);
+    let created = records.iter().filter_map(|r| r.parsed.as_ref().ok()?.dynamodb.approximate_creation_date_time);
+    stats.received(records.len(), table, created);
     // A batch is one stream's records: resolve each distinct ARN once.
     let mut last: Option<(Option<&str>, Option<usize>)> = None;
     let mut routes = Vec::with_capacity(records.len());
@@ -43,7 +52,7 @@ pub(crate) async fn process<'p>(router: &Router, payload: &'p [u8], deadline: &D
         let end = start + routes[start..].iter().take_while(|&&r| r == route).count();
         let segment = &records[start..end];
         let failed = match route {
-            Some(route) => router.route(route).process(segment, deadline, router.per_key).await,
+            Some(route) => router.route(route).process(segment, deadline, router.per_key, stats).await,
             None => Some(unroutable_malformed(&segment[0])),
         };
         if let Some(SegmentFailure { index, failure }) = failed {

@@ -12,4 +12,4 @@ pub(crate) use batch::{process, Outcome};
 pub(crate) use deadline::Deadline;
 pub(crate) use failure::{Failure, SegmentFailure};
 pub(crate) use guard::{contained, guarded};
-pub(crate) use span::record_span;
+pub(crate) use span::{log_record_contents, record_span};

@@ -7,14 +7,16 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::{ErasedRoute, Filter, IntoRoute, Route};
+use crate::metrics::Stats;
 use crate::payload::RawRecord;
-use crate::process::{guarded, record_span, Deadline, Failure, SegmentFailure};
+use crate::process::{guarded, log_record_contents, record_span, Deadline, Failure, SegmentFailure};
 use crate::{BatchFailure, BatchHandler, Change, EventName};
 
 /// A whole-batch route with optional filters; build it with [`batch`].
 pub struct Batch<H, T, K> {
     handler: H,
     filter: Filter<T, K>,
+    log_items: bool,
     _types: PhantomData<fn() -> (T, K)>,
 }
 
@@ -41,7 +43,7 @@ pub fn batch<H, T, K>(handler: H) -> Batch<H, T, K>
 where
     H: BatchHandler<T, K>,
 {
-    Batch { handler, filter: Filter::default(), _types: PhantomData }
+    Batch { handler, filter: Filter::default(), log_items: false, _types: PhantomData }
 }
 
 impl<H, T, K> Batch<H, T, K> {
@@ -54,6 +56,13 @@ impl<H, T, K> Batch<H, T, K> {
     /// Only changes for which `predicate` holds reach the handler; others count as processed.
     pub fn filter(mut self, predicate: impl Fn(&Change<T, K>) -> bool + Send + Sync + 'static) -> Self {
         self.filter.add(predicate);
+        self
+    }
+
+    /// Logs each record's keys and images (DynamoDB JSON, as sent) at INFO, in the record's
+    /// span. Off by default: item contents reach the logs only from routes that ask.
+    pub fn log_items(mut self) -> Self {
+        self.log_items = true;
         self
     }
 }
@@ -69,6 +78,7 @@ where
         records: &'a [RawRecord<'a>],
         deadline: &'a Deadline,
         _per_key: Option<std::num::NonZeroUsize>,
+        stats: &'a Stats,
     ) -> BoxFuture<'a, Option<SegmentFailure>> {
         Box::pin(async move {
             let mut changes = Vec::with_capacity(records.len());
@@ -77,15 +87,19 @@ where
             for (index, record) in records.iter().enumerate() {
                 let _span = record_span(record).entered();
                 if !self.filter.accepts_event(record.event_name()) {
+                    stats.filtered();
                     continue;
                 }
                 match self.filter.admit(record) {
                     Ok(Some(change)) => {
+                        if self.log_items {
+                            log_record_contents(record);
+                        }
                         tracing::debug!("record decoded for the batch handler");
                         changes.push(change);
                         positions.push(index);
                     }
-                    Ok(None) => {}
+                    Ok(None) => stats.filtered(),
                     Err(failure) => {
                         tracing::warn!(%failure, "record failed before the batch handler; it gets the records before it");
                         undecodable = Some(SegmentFailure { index, failure });
@@ -98,10 +112,17 @@ where
                 return Some(SegmentFailure { index: first, failure: Failure::NotStarted });
             }
             let span = tracing::info_span!("batch", changes = changes.len());
+            let count = changes.len();
+            let started = std::time::Instant::now();
             let result = guarded(async { self.handler.call(changes).await }, deadline).instrument(span).await;
+            stats.handler_time(started.elapsed());
             match result {
-                Ok(Ok(())) => undecodable,
+                Ok(Ok(())) => {
+                    stats.processed(count);
+                    undecodable
+                }
                 Ok(Err(BatchFailure { index, error })) => {
+                    stats.processed(index.min(count));
                     let at = positions.get(index).copied().unwrap_or_else(|| {
                         tracing::warn!(index, "batch handler named a change past the end; the whole batch is retried");
                         first

@@ -10,14 +10,16 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::{ErasedRoute, Filter, IntoRoute, Route};
+use crate::metrics::Stats;
 use crate::payload::RawRecord;
-use crate::process::{guarded, record_span, Deadline, Failure, SegmentFailure};
+use crate::process::{guarded, log_record_contents, record_span, Deadline, Failure, SegmentFailure};
 use crate::{Change, EventName, RecordHandler};
 
 /// A per-change route with optional filters; build it with [`each`].
 pub struct Each<H, T, K> {
     handler: H,
     filter: Filter<T, K>,
+    log_items: bool,
     _types: PhantomData<fn() -> (T, K)>,
 }
 
@@ -39,7 +41,7 @@ pub fn each<H, T, K>(handler: H) -> Each<H, T, K>
 where
     H: RecordHandler<T, K>,
 {
-    Each { handler, filter: Filter::default(), _types: PhantomData }
+    Each { handler, filter: Filter::default(), log_items: false, _types: PhantomData }
 }
 
 impl<H, T, K> Each<H, T, K> {
@@ -56,6 +58,14 @@ impl<H, T, K> Each<H, T, K> {
         self.filter.add(predicate);
         self
     }
+
+    /// Logs each record's keys and images (DynamoDB JSON, as sent) at INFO, in the record's
+    /// span, before its handler runs. Off by default: item contents reach the logs only
+    /// from routes that ask for it.
+    pub fn log_items(mut self) -> Self {
+        self.log_items = true;
+        self
+    }
 }
 
 impl<H, T, K> ErasedRoute for Each<H, T, K>
@@ -69,17 +79,18 @@ where
         records: &'a [RawRecord<'a>],
         deadline: &'a Deadline,
         per_key: Option<NonZeroUsize>,
+        stats: &'a Stats,
     ) -> BoxFuture<'a, Option<SegmentFailure>> {
         Box::pin(async move {
             match per_key {
-                None => self.lane(records, (0..records.len()).collect(), deadline).await,
+                None => self.lane(records, (0..records.len()).collect(), deadline, stats).await,
                 Some(limit) => {
                     // Each key's records in order, keys concurrently. The lowest failed or
                     // not-started record is reported: every record before it, in every
                     // lane, was processed, so Lambda's checkpoint loses nothing.
                     let lanes = lanes_by_key(records);
                     let failures: Vec<Option<SegmentFailure>> = futures_util::stream::iter(lanes)
-                        .map(|lane| self.lane(records, lane, deadline))
+                        .map(|lane| self.lane(records, lane, deadline, stats))
                         .buffer_unordered(limit.get())
                         .collect()
                         .await;
@@ -98,19 +109,26 @@ where
 {
     /// Runs these records (indices into `records`, in stream order) one after another,
     /// stopping at the first failure.
-    async fn lane(&self, records: &[RawRecord<'_>], lane: Vec<usize>, deadline: &Deadline) -> Option<SegmentFailure> {
+    async fn lane(
+        &self,
+        records: &[RawRecord<'_>],
+        lane: Vec<usize>,
+        deadline: &Deadline,
+        stats: &Stats,
+    ) -> Option<SegmentFailure> {
         for index in lane {
             let record = &records[index];
-            if let Err(failure) = self.one(record, deadline).instrument(record_span(record)).await {
+            if let Err(failure) = self.one(record, deadline, stats).instrument(record_span(record)).await {
                 return Some(SegmentFailure { index, failure });
             }
         }
         None
     }
 
-    async fn one(&self, record: &RawRecord<'_>, deadline: &Deadline) -> Result<(), Failure> {
+    async fn one(&self, record: &RawRecord<'_>, deadline: &Deadline, stats: &Stats) -> Result<(), Failure> {
         if !self.filter.accepts_event(record.event_name()) {
             tracing::debug!("filtered out by event name");
+            stats.filtered();
             return Ok(());
         }
         if deadline.expired() {
@@ -118,9 +136,17 @@ where
         }
         let Some(change) = self.filter.admit(record)? else {
             tracing::debug!("filtered out by predicate");
+            stats.filtered();
             return Ok(());
         };
-        guarded(async { self.handler.call(change).await }, deadline).await?.map_err(Failure::Handler)?;
+        if self.log_items {
+            log_record_contents(record);
+        }
+        let started = std::time::Instant::now();
+        let outcome = guarded(async { self.handler.call(change).await }, deadline).await;
+        stats.handler_time(started.elapsed());
+        outcome?.map_err(Failure::Handler)?;
+        stats.processed(1);
         tracing::debug!("record processed");
         Ok(())
     }

@@ -4,6 +4,7 @@ use std::num::NonZeroUsize;
 
 use futures_util::future::BoxFuture;
 
+use crate::metrics::Stats;
 use crate::payload::RawRecord;
 use crate::process::{Deadline, SegmentFailure};
 
@@ -16,6 +17,7 @@ pub(crate) trait ErasedRoute: Send + Sync {
         records: &'a [RawRecord<'a>],
         deadline: &'a Deadline,
         per_key: Option<NonZeroUsize>,
+        stats: &'a Stats,
     ) -> BoxFuture<'a, Option<SegmentFailure>>;
 }
 

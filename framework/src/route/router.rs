@@ -10,8 +10,9 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use super::{ErasedRoute, IntoRoute};
+use crate::metrics::{emf, stdout_sink, MetricsConfig, Stats, Summary};
 use crate::payload::{RawRecord, StreamArn};
-use crate::process::{process, Deadline};
+use crate::process::{process, Deadline, Failure, Outcome};
 use crate::response::respond;
 use crate::Error;
 
@@ -41,6 +42,7 @@ pub struct Router {
     pub(crate) deadline_margin: Option<Duration>,
     error_when_nothing_processed: bool,
     pub(crate) per_key: Option<NonZeroUsize>,
+    pub(crate) metrics: Option<MetricsConfig>,
 }
 
 impl Default for Router {
@@ -60,6 +62,7 @@ impl Router {
             deadline_margin: None,
             error_when_nothing_processed: false,
             per_key: None,
+            metrics: None,
         }
     }
 
@@ -110,6 +113,23 @@ impl Router {
         self
     }
 
+    /// Writes one CloudWatch Embedded Metric Format line per invocation to stdout, in
+    /// `namespace`, with dimensions `function` and `table`: `RecordsReceived`,
+    /// `RecordsProcessed` (handled successfully), `RecordsFailed` (the reported record's
+    /// handler failed, panicked or was abandoned), `RecordsFiltered`, `RecordsUndecodable`
+    /// (the reported record did not decode), `HandlerDuration` (ms in handlers) and
+    /// `IteratorAge` (ms from the oldest record's `ApproximateCreationDateTime` to now).
+    /// Off by default; `DDBSTREAM_METRICS_NAMESPACE` turns it on under `run`.
+    pub fn metrics(self, namespace: impl Into<String>) -> Self {
+        self.metrics_to(namespace, |line| stdout_sink()(line))
+    }
+
+    /// As [`metrics`](Self::metrics), handing each EMF line to `sink` instead of stdout.
+    pub fn metrics_to(mut self, namespace: impl Into<String>, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.metrics = Some(MetricsConfig { namespace: namespace.into(), sink: std::sync::Arc::new(sink) });
+        self
+    }
+
     /// Runs records of different item keys concurrently, at most `limit` keys at once;
     /// records of one key stay strictly in stream order. On a failure, that key's later
     /// records are not started, other keys go on, and the response names the lowest failed
@@ -150,7 +170,11 @@ impl Router {
                 tracing::error!(%error);
                 return Err(error);
             }
-            let outcome = process(self, payload, &deadline).await?;
+            let stats = Stats::new();
+            let outcome = process(self, payload, &deadline, &stats).await?;
+            if let Some(metrics) = &self.metrics {
+                emit(metrics, &outcome, &stats, context);
+            }
             respond(outcome, self.error_when_nothing_processed)
         }
         .instrument(span)
@@ -190,4 +214,23 @@ impl Router {
     fn known_routes(&self) -> Vec<String> {
         self.by_arn.iter().chain(&self.by_table).map(|(name, _)| name.clone()).collect()
     }
+}
+
+/// One EMF line for an invocation that got as far as a response.
+fn emit(metrics: &MetricsConfig, outcome: &Outcome<'_>, stats: &Stats, context: &Context) {
+    let function_env;
+    let function = if context.env_config.function_name.is_empty() {
+        function_env = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "unknown".to_owned());
+        function_env.as_str()
+    } else {
+        context.env_config.function_name.as_str()
+    };
+    let (failed, undecodable) = match outcome {
+        Outcome::Completed { .. } => (false, false),
+        Outcome::Stopped { failure: Failure::Decode(_), .. } => (false, true),
+        Outcome::Stopped { failure: Failure::NotStarted, .. } => (false, false),
+        Outcome::Stopped { .. } => (true, false),
+    };
+    let line = emf(&metrics.namespace, &Summary { function, failed, undecodable }, stats, std::time::SystemTime::now());
+    (metrics.sink)(&line.to_string());
 }

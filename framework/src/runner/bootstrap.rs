@@ -46,6 +46,8 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         }
         for shard in session.shards.values_mut().filter(|s| s.phase == Phase::Reading) {
             shard.start = StartAt::Latest;
+            // The bookmark must exist before the scan starts: retried, never skipped.
+            shard.iterator = Some(self.retrying(|| self.source.iterator(&arn, &shard.id, &StartAt::Latest)).await?);
             self.fetch_bookmark(&arn, shard, &mut report).await?;
         }
         tracing::info!(shards = session.shards.len(), "bookmarks set at LATEST; scanning");

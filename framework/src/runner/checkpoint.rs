@@ -11,6 +11,9 @@ use crate::{BoxError, SequenceNumber};
 /// A shard's progress.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Checkpoint {
+    /// Nothing is processed yet; reading resumes at this record (saved before the first
+    /// batch of a shard that started at `LATEST`, so a restart cannot skip it).
+    At(SequenceNumber),
     /// Every record up to and including this sequence number is processed (or handed to
     /// the on-failure sink); reading resumes just after it.
     After(SequenceNumber),
@@ -19,9 +22,10 @@ pub enum Checkpoint {
 }
 
 impl Checkpoint {
-    /// The stored text: `after:<sequence number>` or `finished`.
+    /// The stored text: `at:<sequence number>`, `after:<sequence number>` or `finished`.
     pub fn encode(&self) -> String {
         match self {
+            Self::At(seq) => format!("at:{}", seq.as_str()),
             Self::After(seq) => format!("after:{}", seq.as_str()),
             Self::Finished => "finished".to_owned(),
         }
@@ -31,8 +35,9 @@ impl Checkpoint {
     pub fn decode(text: &str) -> Result<Self, CheckpointError> {
         match text.split_once(':') {
             _ if text == "finished" => Ok(Self::Finished),
-            Some(("after", seq)) if !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()) => {
-                Ok(Self::After(SequenceNumber::new(seq)))
+            Some((kind @ ("at" | "after"), seq)) if !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()) => {
+                let seq = SequenceNumber::new(seq);
+                Ok(if kind == "at" { Self::At(seq) } else { Self::After(seq) })
             }
             _ => Err(CheckpointError::Store(format!("unreadable checkpoint `{text}`").into())),
         }
@@ -136,7 +141,11 @@ mod tests {
 
     #[test]
     fn checkpoints_round_trip_and_bad_text_is_an_error() {
-        for checkpoint in [Checkpoint::Finished, Checkpoint::After(SequenceNumber::new("4421584500000000000100"))] {
+        for checkpoint in [
+            Checkpoint::Finished,
+            Checkpoint::After(SequenceNumber::new("4421584500000000000100")),
+            Checkpoint::At(SequenceNumber::new("4421584500000000000200")),
+        ] {
             assert_eq!(Checkpoint::decode(&checkpoint.encode()).ok(), Some(checkpoint));
         }
         for bad in ["", "after:", "after:12x", "before:1", "Finished"] {

@@ -1,8 +1,10 @@
 //! [`CheckpointStore`] in a DynamoDB table, with conditional writes.
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -102,7 +104,10 @@ impl CheckpointStore for DynamoDbCheckpoints {
             .put_item()
             .table_name(&self.table)
             .item("shard", self.key(stream_arn, shard_id))
-            .item("position", AttributeValue::S(next.encode()));
+            .item("position", AttributeValue::S(next.encode()))
+            // If the condition fails, see what is stored: a retried write of ours that had
+            // in fact succeeded is no conflict.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let put = match expected {
             None => {
                 put.condition_expression("attribute_not_exists(#shard)").expression_attribute_names("#shard", "shard")
@@ -114,10 +119,17 @@ impl CheckpointStore for DynamoDbCheckpoints {
         };
         match put.send().await {
             Ok(_) => Ok(()),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(CheckpointError::Conflict { shard_id: shard_id.to_owned() })
-            }
-            Err(error) => Err(CheckpointError::Store(DisplayErrorContext(&error).to_string().into())),
+            Err(error) => match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let stored = failed.item().and_then(|item| item.get("position")).and_then(|v| v.as_s().ok());
+                    if stored == Some(&next.encode()) {
+                        Ok(())
+                    } else {
+                        Err(CheckpointError::Conflict { shard_id: shard_id.to_owned() })
+                    }
+                }
+                _ => Err(CheckpointError::Store(DisplayErrorContext(&error).to_string().into())),
+            },
         }
     }
 }

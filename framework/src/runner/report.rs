@@ -81,6 +81,9 @@ pub enum RunnerError {
     },
     /// The stream trimmed records this runner had not read.
     DataLoss(DataLoss),
+    /// The router refused the batch as a whole (no route for the stream, a payload it
+    /// cannot read, a configuration error): retrying cannot help, so the runner stops.
+    Router(crate::Error),
 }
 
 impl std::fmt::Display for RunnerError {
@@ -96,6 +99,7 @@ impl std::fmt::Display for RunnerError {
             Self::Sink { sequence_number, error } => {
                 write!(f, "the on-failure sink did not take record {sequence_number}: {error}")
             }
+            Self::Router(error) => write!(f, "the router refused the batch: {error}"),
             Self::DataLoss(loss) => write!(
                 f,
                 "data loss on shard {}: records after {} were trimmed from the stream before they were read ({})",

@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpoints};
-use super::report::{FailedRecord, RunReport, RunnerError};
+use super::report::{DataLoss, FailedRecord, RunReport, RunnerError};
 use super::shard::{Phase, ShardState};
 use super::source::{ShardDescription, SourceError, StartAt, StreamSource};
 use crate::{BoxError, Router};
@@ -247,7 +247,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     }
 
     /// A stream call with backoff on throttling and up to `source_retries` other failures.
-    async fn retrying<T, F: Future<Output = Result<T, SourceError>>>(
+    pub(crate) async fn retrying<T, F: Future<Output = Result<T, SourceError>>>(
         &self,
         call: impl Fn() -> F,
     ) -> Result<T, RunnerError> {
@@ -289,9 +289,9 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 None => break,
             }
         }
-        let ids: HashSet<&str> = listed.iter().map(|s| s.shard_id.as_str()).collect();
+        let ids: HashSet<String> = listed.iter().map(|s| s.shard_id.clone()).collect();
         session.shards.retain(|id, shard| {
-            let keep = ids.contains(id.as_str()) || shard.phase == Phase::Reading;
+            let keep = ids.contains(id) || shard.phase == Phase::Reading;
             if !keep {
                 tracing::debug!(shard_id = %id, "shard no longer listed; dropped");
             }
@@ -304,7 +304,9 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             }
             let stored =
                 self.checkpoints.load(&session.arn, &description.shard_id).await.map_err(RunnerError::Checkpoint)?;
+            self.check_parent(session, &ids, &description).await?;
             let (start_at, skip) = match (&stored, first, start) {
+                (Some(Checkpoint::At(seq)), _, _) => (StartAt::At(seq.clone()), false),
                 (Some(Checkpoint::After(seq)), _, _) => (StartAt::After(seq.clone()), false),
                 (Some(Checkpoint::Finished), _, _) => (StartAt::TrimHorizon, true),
                 (None, true, StartPosition::Latest) => (StartAt::Latest, description.closed),
@@ -324,6 +326,42 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         }
         session.discovered = Some(Instant::now());
         Ok(())
+    }
+
+    /// A new shard whose parent is gone from the stream (trimmed after 24 hours) while
+    /// this consumer's checkpoint says the parent was not finished: the parent's unread
+    /// records are lost, and that is reported, never hidden.
+    async fn check_parent(
+        &self,
+        session: &mut Session,
+        listed: &HashSet<String>,
+        shard: &ShardDescription,
+    ) -> Result<(), RunnerError> {
+        let Some(parent) = &shard.parent_shard_id else { return Ok(()) };
+        if listed.contains(parent) || session.shards.contains_key(parent) {
+            return Ok(());
+        }
+        let after = match self.checkpoints.load(&session.arn, parent).await.map_err(RunnerError::Checkpoint)? {
+            Some(Checkpoint::After(seq)) => Some(seq),
+            Some(Checkpoint::At(_)) => None,
+            Some(Checkpoint::Finished) | None => return Ok(()),
+        };
+        let loss = DataLoss {
+            shard_id: parent.clone(),
+            after,
+            message: format!(
+                "the shard is no longer in the stream, unfinished; its child {} is read now",
+                shard.shard_id
+            ),
+        };
+        tracing::error!(shard_id = %parent, after = ?loss.after, "DATA LOSS: a parent shard aged out of the stream before it was finished");
+        match self.settings.on_data_loss {
+            OnDataLoss::Stop => Err(RunnerError::DataLoss(loss)),
+            OnDataLoss::Continue => {
+                session.report.data_loss.push(loss);
+                Ok(())
+            }
+        }
     }
 
     /// The loop: discover when due, step every ready shard (concurrently), stop when asked
@@ -360,7 +398,12 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 tracing::info!(stream_arn = %session.arn, processed = session.report.processed, "caught up");
                 return Ok(session.report.clone());
             }
-            let wait = if busy || discover_now || session.has_work(&blocked) {
+            let immediate = session.shards.values().any(|s| {
+                s.phase == Phase::Reading && !blocked.contains(&s.id) && !s.is_idle() && s.not_before.is_none()
+            });
+            let wait = if busy || discover_now || immediate {
+                Duration::ZERO
+            } else if session.has_work(&blocked) {
                 session.next_retry().map_or(Duration::ZERO, |t| t.saturating_duration_since(Instant::now()))
             } else {
                 self.settings.poll_interval

@@ -48,6 +48,8 @@ pub(crate) struct ShardState {
     pub(crate) not_before: Option<Instant>,
     /// The last read found nothing new.
     pub(crate) caught_up: bool,
+    /// The last record read (processed or pending): where a replaced iterator resumes.
+    pub(crate) read_through: Option<crate::SequenceNumber>,
 }
 
 impl ShardState {
@@ -67,11 +69,27 @@ impl ShardState {
             source_failures: 0,
             not_before: None,
             caught_up: false,
+            read_through: None,
         }
     }
 
+    /// Nothing to do until new records arrive (a closed shard is idle only once finished).
     pub(crate) fn is_idle(&self) -> bool {
-        self.phase != Phase::Reading || (self.pending.is_empty() && self.caught_up)
+        self.phase != Phase::Reading || (self.pending.is_empty() && self.caught_up && !self.closed)
+    }
+
+    /// Where a new iterator must start so that nothing read or unread is skipped.
+    fn resume_point(&self) -> StartAt {
+        match (&self.read_through, &self.start) {
+            (Some(seq), _) => StartAt::After(seq.clone()),
+            // A LATEST iterator that expired before anything was read has no position:
+            // starting again at LATEST could skip writes, so replay what the stream holds.
+            (None, StartAt::Latest) => {
+                tracing::warn!(shard_id = %self.id, "LATEST iterator replaced before any record was read; replaying from TRIM_HORIZON so nothing is skipped");
+                StartAt::TrimHorizon
+            }
+            (None, start) => start.clone(),
+        }
     }
 }
 
@@ -117,6 +135,9 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         match self.source.records(arn, &iterator, self.settings.batch_size).await {
             Ok(page) => {
                 shard.source_failures = 0;
+                if let Some(last) = page.records.last() {
+                    shard.read_through = Some(last.sequence_number.clone());
+                }
                 shard.caught_up = page.records.is_empty();
                 shard.at_end = page.next_iterator.is_none();
                 shard.iterator = page.next_iterator;
@@ -144,29 +165,27 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     ) -> Result<(), RunnerError> {
         match error {
             SourceError::ExpiredIterator => {
-                tracing::info!(shard_id = %shard.id, resume = ?shard.start, "shard iterator expired; getting a new one");
+                shard.start = shard.resume_point();
                 shard.iterator = None;
+                // A source that keeps answering "expired" to fresh iterators is broken.
+                shard.source_failures += 1;
+                if shard.source_failures > self.settings.source_retries {
+                    return Err(RunnerError::Source(SourceError::ExpiredIterator));
+                }
+                tracing::info!(shard_id = %shard.id, resume = ?shard.start, "shard iterator expired; getting a new one");
+                if shard.source_failures > 1 {
+                    let wait = backoff(self.settings.backoff_initial, self.settings.backoff_max, shard.source_failures);
+                    shard.not_before = Some(Instant::now() + wait);
+                }
                 Ok(())
             }
-            SourceError::Trimmed(message) => {
+            SourceError::Trimmed(message) | SourceError::NotFound(message) => {
                 let after = match &shard.stored {
                     Some(Checkpoint::After(seq)) => Some(seq.clone()),
                     _ => None,
                 };
                 let loss = DataLoss { shard_id: shard.id.clone(), after, message };
-                tracing::error!(
-                    shard_id = %shard.id, after = ?loss.after, message = %loss.message,
-                    "DATA LOSS: records were trimmed from the stream before they were read"
-                );
-                match self.settings.on_data_loss {
-                    OnDataLoss::Stop => Err(RunnerError::DataLoss(loss)),
-                    OnDataLoss::Continue => {
-                        report.data_loss.push(loss);
-                        shard.start = StartAt::TrimHorizon;
-                        shard.iterator = None;
-                        Ok(())
-                    }
-                }
+                self.data_loss(shard, loss, report)
             }
             error => {
                 shard.source_failures += 1;
@@ -182,12 +201,45 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         }
     }
 
+    /// Reports records the stream no longer has: stop (the default), or log, report and go
+    /// on from the oldest record the stream holds.
+    pub(crate) fn data_loss(
+        &self,
+        shard: &mut ShardState,
+        loss: DataLoss,
+        report: &mut RunReport,
+    ) -> Result<(), RunnerError> {
+        tracing::error!(
+            shard_id = %loss.shard_id, after = ?loss.after, message = %loss.message,
+            "DATA LOSS: records were trimmed from the stream before they were read"
+        );
+        match self.settings.on_data_loss {
+            OnDataLoss::Stop => Err(RunnerError::DataLoss(loss)),
+            OnDataLoss::Continue => {
+                report.data_loss.push(loss);
+                shard.start = StartAt::TrimHorizon;
+                shard.read_through = None;
+                shard.iterator = None;
+                Ok(())
+            }
+        }
+    }
+
     /// Feeds `pending` to the router as one Lambda event; checkpoints what it processed;
     /// retries, hands over or stops on the first failure.
     async fn process(&self, arn: &str, shard: &mut ShardState, report: &mut RunReport) -> Result<(), RunnerError> {
         let records: Vec<&serde_json::Value> = shard.pending.iter().map(|r| &r.lambda_json).collect();
         let payload = serde_json::to_vec(&json!({ "Records": records }))
             .map_err(|e| RunnerError::Source(SourceError::Other(e.into())))?;
+        // A shard that started at LATEST has no position to come back to yet: save one
+        // before processing, so a restart after a failure here cannot skip these records.
+        if shard.stored.is_none() && shard.start == StartAt::Latest {
+            if let Some(first) = shard.pending.front().map(|r| r.sequence_number.clone()) {
+                if !self.save(arn, shard, Checkpoint::At(first), report).await? {
+                    return Ok(());
+                }
+            }
+        }
         let (processed, failure) = match self.router.handle(&payload, &Context::default()).await {
             Ok(response) => match response.batch_item_failures.first() {
                 None => (shard.pending.len(), None),
@@ -197,11 +249,19 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                         Some(index) => {
                             (index, Some("the handler failed (its error is logged under the record's span)".into()))
                         }
-                        None => (0, Some(format!("the router reported an unknown record `{id}`"))),
+                        None => {
+                            let error =
+                                crate::Error::NotAStreamEvent(format!("the router reported an unknown record `{id}`"));
+                            return Err(RunnerError::Router(error));
+                        }
                     }
                 }
             },
-            Err(error) => (0, Some(error.to_string())),
+            // Record-level: the failed record could not be named, or nothing was processed.
+            Err(error @ (crate::Error::Unreportable { .. } | crate::Error::NothingProcessed { .. })) => {
+                (0, Some(error.to_string()))
+            }
+            Err(error) => return Err(RunnerError::Router(error)),
         };
         if processed > 0 {
             let last = shard.pending[processed - 1].sequence_number.clone();

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
-use super::scalar::{Binary, Null, Number, Text};
+use super::scalar::{Binary, BinaryElement, Null, Number, Text};
 
 /// Decodes an image (a JSON object of tagged attributes) into `T`. On failure it decodes
 /// again, tracking the path of the field that does not fit: tracking costs an allocation
@@ -200,7 +200,7 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Tagged<S> {
             Tag::L => map.next_value_seed(Payload::<S, AsList<TaggedElement>>(seed, PhantomData))?,
             Tag::Ss => map.next_value_seed(Payload::<S, AsList<AsText>>(seed, PhantomData))?,
             Tag::Ns => map.next_value_seed(Payload::<S, AsList<AsNumber>>(seed, PhantomData))?,
-            Tag::Bs => map.next_value_seed(Payload::<S, AsList<AsBinary>>(seed, PhantomData))?,
+            Tag::Bs => map.next_value_seed(Payload::<S, AsList<AsBinaryElement>>(seed, PhantomData))?,
         };
         match map.next_key::<de::IgnoredAny>()? {
             None => Ok(value),
@@ -236,6 +236,7 @@ trait Wrap {
 struct AsText;
 struct AsNumber;
 struct AsBinary;
+struct AsBinaryElement;
 struct AsNull;
 struct AsMap;
 struct AsList<E>(PhantomData<E>);
@@ -252,7 +253,10 @@ macro_rules! wrap_with {
     };
 }
 
-wrap_with! { AsText => Text, AsNumber => Number, AsBinary => Binary, AsNull => Null, AsMap => Attributes }
+wrap_with! {
+    AsText => Text, AsNumber => Number, AsBinary => Binary, AsBinaryElement => BinaryElement, AsNull => Null,
+    AsMap => Attributes,
+}
 
 impl Wrap for TaggedElement {
     fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {

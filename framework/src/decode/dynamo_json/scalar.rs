@@ -228,6 +228,27 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Binary<D> {
     }
 }
 
+/// An element of a `BS` set: every request gets the bytes (a `String` target accepts them
+/// if they are UTF-8), exactly as serde_dynamo presents set elements.
+pub(super) struct BinaryElement<D>(pub(super) D);
+
+impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for BinaryElement<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_str(Base64(visitor))
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_ignored_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+    }
+}
+
 struct Base64<V>(V);
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for Base64<V> {

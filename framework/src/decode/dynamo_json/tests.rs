@@ -222,3 +222,17 @@ fn numbers_are_exact_and_overflow_is_an_error() {
     assert!(from_image::<Small>(r#"{"n":{"N":"256"}}"#).is_err(), "overflow is an error, not saturation");
     assert!(from_image::<Small>(r#"{"n":{"N":"-1"}}"#).is_err());
 }
+
+#[test]
+fn binary_set_elements_reach_string_targets_as_serde_dynamo_presents_them() {
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Set {
+        set: BTreeSet<String>,
+    }
+    // Found by the parity property: serde_dynamo hands set elements over as bytes, which a
+    // `String` accepts when they are UTF-8.
+    for elements in [vec![b"".to_vec()], vec![b"a".to_vec(), b"b".to_vec()], vec![vec![0xff, 0xfe]]] {
+        let item = Item::from(HashMap::from([("set".to_owned(), V::Bs(elements))]));
+        assert!(both::<Set>(&item).is_ok(), "{item:?}");
+    }
+}
