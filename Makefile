@@ -12,7 +12,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit invoke-check invoke template bench build deploy clean
+.PHONY: help tools demo failures test lint unit invoke-check invoke template bench build deploy clean audit
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -68,6 +68,17 @@ build: $(TOOLS) ## Build the release Lambda bootstraps for arm64 and report thei
 	rustup target add aarch64-unknown-linux-gnu
 	cargo lambda build --release --arm64 --locked --package handlers
 	@for f in target/lambda/*/bootstrap; do printf '%-40s %8s KiB\n' "$$f" "$$(( $$(stat -c %s "$$f") / 1024 ))"; done
+
+CARGO_DENY_VERSION := 0.20.2
+CARGO_DENY := .tools/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
+
+$(CARGO_DENY):
+	cargo install --locked --quiet cargo-deny --version $(CARGO_DENY_VERSION) --root .tools/cargo-deny-$(CARGO_DENY_VERSION)
+
+audit: $(CARGO_DENY) ## cargo deny: licenses, bans and sources (deny.toml); crates per handler binary
+	$(CARGO_DENY) --manifest-path Cargo.toml check licenses bans sources
+	@printf 'crates linked into every handler binary (cargo tree -p handlers -e normal): %s\n' \
+		"$$(cargo tree --locked -p handlers -e normal --prefix none | sed 's/ (\*)//' | sort -u | wc -l)"
 
 SAM_VERSION := 1.170.0
 SAM := $(VENV)/.sam-$(SAM_VERSION)

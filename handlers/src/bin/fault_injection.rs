@@ -3,6 +3,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    ddbstream::logging::init();
     handlers::fault_injection::router().run().await
 }

@@ -230,6 +230,10 @@ enum Tag {
 
 /// How a payload (or a list element) of one type is presented to the user's seed.
 trait Wrap {
+    /// Whether a list of these is a set (SS, NS, BS), which a struct never reads from, as
+    /// in serde_dynamo; only L elements say no.
+    const IN_SET: bool = true;
+
     fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error>;
 }
 
@@ -259,6 +263,8 @@ wrap_with! {
 }
 
 impl Wrap for TaggedElement {
+    const IN_SET: bool = false;
+
     fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
         Tagged(seed).deserialize(payload)
     }
@@ -292,9 +298,21 @@ impl<'de, D: de::Deserializer<'de>, E: Wrap> de::Deserializer<'de> for List<D, E
 
     present_value!();
 
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        if E::IN_SET {
+            return Err(de::Error::custom("expected a map (M), found a set"));
+        }
+        self.deserialize_any(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
-        seq tuple tuple_struct map struct enum identifier
+        seq tuple tuple_struct map enum identifier
     }
 }
 

@@ -236,3 +236,23 @@ fn binary_set_elements_reach_string_targets_as_serde_dynamo_presents_them() {
         assert!(both::<Set>(&item).is_ok(), "{item:?}");
     }
 }
+
+#[test]
+fn a_struct_reads_from_a_list_but_never_from_a_set_as_in_serde_dynamo() {
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Pair {
+        a: String,
+        b: Option<String>,
+    }
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Holder {
+        pair: Pair,
+    }
+    // Found by the parity property: serde_dynamo reads a struct from an L positionally,
+    // and refuses SS/NS/BS.
+    let list = V::L(vec![V::S("x".into()), V::S("y".into())]);
+    for value in [list, V::Ss(vec!["x".into(), "y".into()]), V::Ns(vec!["1".into()]), V::Bs(vec![b"x".to_vec()])] {
+        let item = Item::from(HashMap::from([("pair".to_owned(), value)]));
+        assert!(both::<Holder>(&item).is_ok(), "{item:?}");
+    }
+}
