@@ -57,10 +57,6 @@ fn record(seen: &Seen, seq: &SequenceNumber) -> Result<(), BoxError> {
     Ok(())
 }
 
-fn numeric(seq: &str) -> bool {
-    !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Runs the router over `payload` and checks the no-loss properties.
 fn check(payload: &[u8]) -> Result<(), TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -85,12 +81,15 @@ fn check(payload: &[u8]) -> Result<(), TestCaseError> {
         records.iter().map(|r| r.pointer("/dynamodb/SequenceNumber").and_then(Value::as_str)).collect();
     let failed = response.batch_item_failures.first().map(|f| f.item_identifier.clone().unwrap_or_default());
     if let Some(failed) = &failed {
-        prop_assert!(numeric(failed), "reported identifier {failed:?} is not a sequence number");
+        prop_assert!(
+            SequenceNumber::new(failed.as_str()).is_numeric(),
+            "reported identifier {failed:?} is not a sequence number"
+        );
         prop_assert!(seqs.contains(&Some(failed.as_str())), "reported {failed} is not in the payload");
         prop_assert_eq!(response.batch_item_failures.len(), 1);
     }
     let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for seq in seqs.into_iter().flatten().filter(|s| numeric(s)) {
+    for seq in seqs.into_iter().flatten().filter(|s| SequenceNumber::new(*s).is_numeric()) {
         let acknowledged = match &failed {
             None => true,
             Some(failed) => SequenceNumber::new(seq) < SequenceNumber::new(failed.as_str()),

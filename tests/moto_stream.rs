@@ -7,15 +7,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
-    StreamViewType as SdkViewType,
-};
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use ddbstream::testing::{KeySchema, StreamRecord, Table, Update};
 use ddbstream::{EventName, StreamViewType};
 use serde_dynamo::{AttributeValue, Item};
-use workspace_tests::{local_dynamodb, unique_name};
+use workspace_tests::{create_streamed_table, local_dynamodb};
 
 /// One event as both sides can state it: name, keys, images (sets sorted).
 #[derive(Debug, PartialEq)]
@@ -88,10 +84,6 @@ fn key(pk: &str) -> Item {
     attrs(&[("pk", s(pk))])
 }
 
-fn build<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> T {
-    built.unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn sdk_item(item: &Item) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
     item.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect()
 }
@@ -100,24 +92,7 @@ async fn moto_events(view: StreamViewType) -> (Vec<Event>, Vec<Event>) {
     let config = aws_config::load_from_env().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-    let table_name = unique_name("Orders");
-    dynamodb
-        .create_table()
-        .table_name(&table_name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(build(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build(),
-        ))
-        .key_schema(build(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build()))
-        .stream_specification(build(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(SdkViewType::from(view.as_str()))
-                .build(),
-        ))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create_table: {e:?}"));
+    let table_name = create_streamed_table(&dynamodb, "Orders", "pk", view.as_str()).await;
 
     let mut table = Table::new(&table_name, KeySchema::hash("pk"), view);
     let mut expected = Vec::new();

@@ -7,40 +7,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Sdk, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType as SdkViewType,
-};
+use aws_sdk_dynamodb::types::AttributeValue as Sdk;
 use aws_sdk_dynamodb::Client;
 use ddbstream::runner::{scan_table, DynamoDbCheckpoints, DynamoDbStreams, Runner};
 use ddbstream::{BoxError, Change, Item, Router};
 use serde_dynamo::AttributeValue;
-use workspace_tests::{local_client, local_dynamodb, scan_all, unique_name};
+use workspace_tests::{create_streamed_table, local_client, local_dynamodb, scan_all, unique_name};
 
 async fn streams() -> DynamoDbStreams {
     DynamoDbStreams::new(aws_sdk_dynamodbstreams::Client::new(&aws_config::load_from_env().await))
-}
-
-/// A table keyed by `pk` with a NEW_AND_OLD_IMAGES stream.
-async fn streamed_table(client: &Client, prefix: &str) -> String {
-    let name = unique_name(prefix);
-    let built = (
-        AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build(),
-        KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build(),
-        StreamSpecification::builder().stream_enabled(true).stream_view_type(SdkViewType::NewAndOldImages).build(),
-    );
-    let (Ok(definition), Ok(key), Ok(stream)) = built else { panic!("table definition: {built:?}") };
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(definition)
-        .key_schema(key)
-        .stream_specification(stream)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create_table {name}: {e:?}"));
-    name
 }
 
 async fn put(client: &Client, table: &str, pk: &str, version: u32) {
@@ -99,7 +74,7 @@ async fn writes_reach_the_handler_in_order_and_a_restart_resumes_from_the_dynamo
         return;
     }
     let client = local_client().await;
-    let table = streamed_table(&client, "runner-orders").await;
+    let table = create_streamed_table(&client, "runner-orders", "pk", "NEW_AND_OLD_IMAGES").await;
     let checkpoints = DynamoDbCheckpoints::new(client.clone(), unique_name("runner-checkpoints"));
     checkpoints.create_table().await.unwrap_or_else(|e| panic!("{e}"));
     let mut expected = Vec::new();
@@ -145,7 +120,7 @@ async fn a_bootstrap_replica_equals_the_source_after_writes_during_the_scan() {
         return;
     }
     let client = local_client().await;
-    let table = streamed_table(&client, "runner-source").await;
+    let table = create_streamed_table(&client, "runner-source", "pk", "NEW_AND_OLD_IMAGES").await;
     for n in 0..120u32 {
         put(&client, &table, &format!("item#{n:03}"), 0).await;
     }

@@ -126,9 +126,33 @@ pub async fn local_client() -> aws_sdk_dynamodb::Client {
 /// Creates an on-demand table keyed by string attributes (a hash key, and a range key if
 /// given) with a unique name, and returns the name.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, prefix: &str, hash: &str, range: Option<&str>) -> String {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    create(client, prefix, hash, range, None).await
+}
+
+/// Creates an on-demand table keyed by the string attribute `hash`, with a stream of
+/// `view` (`NEW_AND_OLD_IMAGES`, ...), under a unique name, and returns the name.
+pub async fn create_streamed_table(client: &aws_sdk_dynamodb::Client, prefix: &str, hash: &str, view: &str) -> String {
+    create(client, prefix, hash, None, Some(view)).await
+}
+
+async fn create(
+    client: &aws_sdk_dynamodb::Client,
+    prefix: &str,
+    hash: &str,
+    range: Option<&str>,
+    view: Option<&str>,
+) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
+        StreamViewType,
+    };
     let name = unique_name(prefix);
     let mut request = client.create_table().table_name(&name).billing_mode(BillingMode::PayPerRequest);
+    if let Some(view) = view {
+        let stream =
+            StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::from(view)).build();
+        request = request.stream_specification(stream.unwrap_or_else(|e| panic!("stream specification: {e:?}")));
+    }
     for (attribute, key_type) in std::iter::once((hash, KeyType::Hash)).chain(range.map(|r| (r, KeyType::Range))) {
         let definition =
             AttributeDefinition::builder().attribute_name(attribute).attribute_type(ScalarAttributeType::S).build();

@@ -13,24 +13,11 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ddbstream::{BoxError, Change, Context, Router};
-use support::{payload, Order, OrderKey};
+use support::{baseline, payload, Order, OrderKey};
 
 fn framework(router: &Router, runtime: &tokio::runtime::Runtime, bytes: &[u8]) -> Vec<u8> {
     let response = runtime.block_on(router.handle(bytes, &Context::default()));
     serde_json::to_vec(&response.ok()).unwrap_or_default()
-}
-
-fn baseline(bytes: &[u8]) -> i64 {
-    let Ok(event) = serde_json::from_slice::<aws_lambda_events::dynamodb::Event>(bytes) else { return -1 };
-    let mut total = 0;
-    for record in event.records {
-        let new: Result<Order, _> = serde_dynamo::from_item(record.change.new_image);
-        let old: Result<Order, _> = serde_dynamo::from_item(record.change.old_image);
-        if let (Ok(new), Ok(old)) = (new, old) {
-            total += new.amount - old.amount + new.items.len() as i64;
-        }
-    }
-    total
 }
 
 fn floor(bytes: &[u8]) -> bool {

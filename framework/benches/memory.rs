@@ -12,25 +12,12 @@ use std::hint::black_box;
 use std::process::Command;
 
 use ddbstream::{BoxError, Change, Context, Router};
-use support::{payload, Order, OrderKey};
+use support::{baseline, payload, Order, OrderKey};
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
 const RECORDS: usize = 5_000;
-
-fn baseline(bytes: Vec<u8>) {
-    let Ok(event) = serde_json::from_slice::<aws_lambda_events::dynamodb::Event>(&bytes) else { return };
-    let mut total = 0;
-    for record in event.records {
-        let new: Result<Order, _> = serde_dynamo::from_item(record.change.new_image);
-        let old: Result<Order, _> = serde_dynamo::from_item(record.change.old_image);
-        if let (Ok(new), Ok(old)) = (new, old) {
-            total += new.amount - old.amount + new.items.len() as i64;
-        }
-    }
-    black_box(total);
-}
 
 fn framework(bytes: Vec<u8>) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap_or_else(|e| panic!("{e}"));
@@ -51,7 +38,9 @@ fn measure(contender: &str) {
     let profiler = dhat::Profiler::builder().testing().build();
     match contender {
         "framework" => framework(bytes),
-        _ => baseline(bytes),
+        _ => {
+            black_box(baseline(&bytes));
+        }
     }
     let peak = dhat::HeapStats::get().max_bytes;
     drop(profiler);

@@ -43,6 +43,21 @@ fn order(i: usize, status: &str) -> Value {
     })
 }
 
+/// The code a Rust user writes today: `aws_lambda_events`' `Event`, then serde_dynamo per
+/// image into `Order`, touching a decoded field of both. -1 if the payload does not parse.
+pub fn baseline(bytes: &[u8]) -> i64 {
+    let Ok(event) = serde_json::from_slice::<aws_lambda_events::dynamodb::Event>(bytes) else { return -1 };
+    let mut total = 0;
+    for record in event.records {
+        let new: Result<Order, _> = serde_dynamo::from_item(record.change.new_image);
+        let old: Result<Order, _> = serde_dynamo::from_item(record.change.old_image);
+        if let (Ok(new), Ok(old)) = (new, old) {
+            total += new.amount - old.amount + new.items.len() as i64;
+        }
+    }
+    total
+}
+
 /// A Lambda event of `records` MODIFY records (status NEW -> PAID), about 1.2 KB each (the
 /// size of the reference batch), so 5,000 records make a 6.0 MB payload, at Lambda's limit.
 pub fn payload(records: usize) -> Vec<u8> {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use super::{ErasedRoute, IntoRoute};
-use crate::metrics::{emf, stdout_sink, MetricsConfig, Stats, Summary};
+use crate::metrics::{emf, to_stdout, MetricsConfig, Stats, Summary};
 use crate::payload::{RawRecord, StreamArn};
 use crate::process::{process, Deadline, Failure, Outcome};
 use crate::response::respond;
@@ -121,7 +121,7 @@ impl Router {
     /// `IteratorAge` (ms from the oldest record's `ApproximateCreationDateTime` to now).
     /// Off by default; `DDBSTREAM_METRICS_NAMESPACE` turns it on under `run`.
     pub fn metrics(self, namespace: impl Into<String>) -> Self {
-        self.metrics_to(namespace, |line| stdout_sink()(line))
+        self.metrics_to(namespace, to_stdout)
     }
 
     /// As [`metrics`](Self::metrics), handing each EMF line to `sink` instead of stdout.
@@ -218,12 +218,9 @@ impl Router {
 
 /// One EMF line for an invocation that got as far as a response.
 fn emit(metrics: &MetricsConfig, outcome: &Outcome<'_>, stats: &Stats, context: &Context) {
-    let function_env;
-    let function = if context.env_config.function_name.is_empty() {
-        function_env = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "unknown".to_owned());
-        function_env.as_str()
-    } else {
-        context.env_config.function_name.as_str()
+    let function = match context.env_config.function_name.as_str() {
+        "" => std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "unknown".to_owned()),
+        name => name.to_owned(),
     };
     let (failed, undecodable) = match outcome {
         Outcome::Completed { .. } => (false, false),
@@ -231,6 +228,11 @@ fn emit(metrics: &MetricsConfig, outcome: &Outcome<'_>, stats: &Stats, context: 
         Outcome::Stopped { failure: Failure::NotStarted, .. } => (false, false),
         Outcome::Stopped { .. } => (true, false),
     };
-    let line = emf(&metrics.namespace, &Summary { function, failed, undecodable }, stats, std::time::SystemTime::now());
+    let line = emf(
+        &metrics.namespace,
+        &Summary { function: &function, failed, undecodable },
+        stats,
+        std::time::SystemTime::now(),
+    );
     (metrics.sink)(&line.to_string());
 }

@@ -35,7 +35,7 @@ impl Checkpoint {
     pub fn decode(text: &str) -> Result<Self, CheckpointError> {
         match text.split_once(':') {
             _ if text == "finished" => Ok(Self::Finished),
-            Some((kind @ ("at" | "after"), seq)) if !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((kind @ ("at" | "after"), seq)) if SequenceNumber::new(seq).is_numeric() => {
                 let seq = SequenceNumber::new(seq);
                 Ok(if kind == "at" { Self::At(seq) } else { Self::After(seq) })
             }

@@ -53,6 +53,20 @@ pub(crate) struct Settings {
     pub(crate) bookmark_refresh: Duration,
 }
 
+impl Settings {
+    /// The wait before retry `attempt` (from 1): `backoff_initial`, doubling, at most
+    /// `backoff_max`.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        self.backoff_initial.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))).min(self.backoff_max)
+    }
+
+    /// Whether a stream call that failed `failures` times in a row is tried again:
+    /// throttling always, anything else up to `source_retries` times.
+    pub(crate) fn retries_source(&self, error: &SourceError, failures: u32) -> bool {
+        matches!(error, SourceError::Throttled(_)) || failures <= self.source_retries
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -260,14 +274,10 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 }
                 Err(error) => {
                     failures += 1;
-                    if !matches!(error, SourceError::Throttled(_)) && failures > self.settings.source_retries {
+                    if !self.settings.retries_source(&error, failures) {
                         return Err(RunnerError::Source(error));
                     }
-                    let wait = self
-                        .settings
-                        .backoff_initial
-                        .saturating_mul(1 << failures.min(8))
-                        .min(self.settings.backoff_max);
+                    let wait = self.settings.backoff(failures);
                     tracing::warn!(%error, retry_in = ?wait, "stream call failed; backing off");
                     tokio::time::sleep(wait).await;
                 }
@@ -354,14 +364,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 shard.shard_id
             ),
         };
-        tracing::error!(shard_id = %parent, after = ?loss.after, "DATA LOSS: a parent shard aged out of the stream before it was finished");
-        match self.settings.on_data_loss {
-            OnDataLoss::Stop => Err(RunnerError::DataLoss(loss)),
-            OnDataLoss::Continue => {
-                session.report.data_loss.push(loss);
-                Ok(())
-            }
-        }
+        self.report_data_loss(loss, &mut session.report)
     }
 
     /// The loop: discover when due, step every ready shard (concurrently), stop when asked
@@ -394,7 +397,8 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 discover_now |= !step.shards_finished.is_empty();
                 session.report.merge(step);
             }
-            if until_caught_up && !discover_now && session.caught_up() {
+            // No shard finished this round (else `discover_now`), so `blocked` still holds.
+            if until_caught_up && !discover_now && session.caught_up(&blocked) {
                 tracing::info!(stream_arn = %session.arn, processed = session.report.processed, "caught up");
                 return Ok(session.report.clone());
             }
@@ -445,9 +449,8 @@ impl Session {
     }
 
     /// Nothing left to do until new records arrive.
-    fn caught_up(&self) -> bool {
-        let blocked = self.blocked();
-        !self.has_work(&blocked) && self.shards.values().all(|s| s.is_idle() || blocked.contains(&s.id))
+    fn caught_up(&self, blocked: &HashSet<String>) -> bool {
+        !self.has_work(blocked) && self.shards.values().all(|s| s.is_idle() || blocked.contains(&s.id))
     }
 
     /// Some readable shard has records pending or was not caught up at its last read.

@@ -2,7 +2,6 @@
 //! was processed, retry or hand over what failed, finish a closed shard once.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use lambda_runtime::Context;
 use serde_json::json;
@@ -93,10 +92,6 @@ impl ShardState {
     }
 }
 
-fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
-    initial.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1))).min(max)
-}
-
 impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     /// One turn for a shard: read if nothing is pending, process what is pending, finish
     /// the shard if it is read to its end. Returns what it did.
@@ -174,7 +169,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 }
                 tracing::info!(shard_id = %shard.id, resume = ?shard.start, "shard iterator expired; getting a new one");
                 if shard.source_failures > 1 {
-                    let wait = backoff(self.settings.backoff_initial, self.settings.backoff_max, shard.source_failures);
+                    let wait = self.settings.backoff(shard.source_failures);
                     shard.not_before = Some(Instant::now() + wait);
                 }
                 Ok(())
@@ -189,11 +184,10 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             }
             error => {
                 shard.source_failures += 1;
-                let throttled = matches!(error, SourceError::Throttled(_));
-                if !throttled && shard.source_failures > self.settings.source_retries {
+                if !self.settings.retries_source(&error, shard.source_failures) {
                     return Err(RunnerError::Source(error));
                 }
-                let wait = backoff(self.settings.backoff_initial, self.settings.backoff_max, shard.source_failures);
+                let wait = self.settings.backoff(shard.source_failures);
                 tracing::warn!(shard_id = %shard.id, %error, retry_in = ?wait, "stream call failed; backing off");
                 shard.not_before = Some(Instant::now() + wait);
                 Ok(())
@@ -209,17 +203,24 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         loss: DataLoss,
         report: &mut RunReport,
     ) -> Result<(), RunnerError> {
+        self.report_data_loss(loss, report)?;
+        shard.start = StartAt::TrimHorizon;
+        shard.read_through = None;
+        shard.iterator = None;
+        Ok(())
+    }
+
+    /// Logs data loss at error level, then applies the policy: stop with it (the default),
+    /// or add it to the report and go on.
+    pub(crate) fn report_data_loss(&self, loss: DataLoss, report: &mut RunReport) -> Result<(), RunnerError> {
         tracing::error!(
             shard_id = %loss.shard_id, after = ?loss.after, message = %loss.message,
-            "DATA LOSS: records were trimmed from the stream before they were read"
+            "DATA LOSS: records left the stream before they were read"
         );
         match self.settings.on_data_loss {
             OnDataLoss::Stop => Err(RunnerError::DataLoss(loss)),
             OnDataLoss::Continue => {
                 report.data_loss.push(loss);
-                shard.start = StartAt::TrimHorizon;
-                shard.read_through = None;
-                shard.iterator = None;
                 Ok(())
             }
         }
@@ -278,7 +279,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         shard.attempts += 1;
         report.failed_attempts += 1;
         if shard.attempts < self.settings.max_attempts {
-            let wait = backoff(self.settings.backoff_initial, self.settings.backoff_max, shard.attempts);
+            let wait = self.settings.backoff(shard.attempts);
             tracing::warn!(
                 shard_id = %shard.id, sequence_number = %head.sequence_number, attempt = shard.attempts,
                 of = self.settings.max_attempts, retry_in = ?wait, "record failed; retrying"
