@@ -1,9 +1,13 @@
 //! The Lambda glue: a router served by the Lambda runtime.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{service_fn, LambdaEvent, LambdaInvocation};
 use serde_json::value::RawValue;
 
 use crate::{Error, Router};
@@ -11,6 +15,10 @@ use crate::{Error, Router};
 /// The environment variable that sets the deadline margin in milliseconds, so a deployment
 /// can match it to the function's timeout.
 pub const DEADLINE_MARGIN_ENV: &str = "DDBSTREAM_DEADLINE_MARGIN_MS";
+
+/// How long, after answering, work an abandoned handler started may take to end before the
+/// process exits.
+const ABANDONED_WORK_WAIT: Duration = Duration::from_millis(200);
 
 impl Router {
     /// Serves the router on the Lambda runtime until the process ends.
@@ -20,6 +28,13 @@ impl Router {
     /// [`deadline_margin`](Self::deadline_margin) did.
     ///
     /// `DDBSTREAM_METRICS_NAMESPACE` turns on [`metrics`](Self::metrics) unless they are on.
+    ///
+    /// When a handler was abandoned at the deadline margin and what it started (a blocked
+    /// thread, blocking work, spawned tasks) has not ended shortly after the answer was
+    /// sent, the process exits, as Lambda's own timeout would end the sandbox: the
+    /// redelivery runs in a fresh one. At start-up it warns when the runtime cannot answer
+    /// by the margin while a handler blocks its thread (a current-thread runtime, or one
+    /// worker thread).
     pub async fn run(mut self) -> Result<(), lambda_runtime::Error> {
         if self.deadline_margin.is_none() {
             self.deadline_margin = margin_from_env()?;
@@ -30,12 +45,110 @@ impl Router {
                 self = self.metrics(namespace);
             }
         }
+        warn_if_blocking_can_delay_the_answer();
         let router = Arc::new(self);
-        lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+        let service = service_fn({
             let router = Arc::clone(&router);
-            async move { router.handle(event.payload.get().as_bytes(), &event.context).await }
-        }))
-        .await
+            move |event: LambdaEvent<Box<RawValue>>| {
+                let router = Arc::clone(&router);
+                async move {
+                    let payload = bytes::Bytes::from(Box::<str>::from(event.payload).into_boxed_bytes());
+                    router.handle_bytes(payload, &event.context).await
+                }
+            }
+        });
+        lambda_runtime::Runtime::new(service)
+            .layer(lambda_runtime::layers::TracingLayer::new())
+            .layer(ExitOnAbandonedWork { router })
+            .run()
+            .await
+    }
+}
+
+/// Warns, once at start-up, when a handler that blocks its thread could hold the answer
+/// past the deadline: only a multi-thread runtime with two or more workers can answer
+/// while one of its threads is held.
+pub(crate) fn warn_if_blocking_can_delay_the_answer() {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    let multi_thread = runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+    if !multi_thread || runtime.metrics().num_workers() < 2 {
+        tracing::warn!(
+            "this tokio runtime has a single thread: a handler that blocks it (std::thread::sleep, a long CPU \
+             loop) delays the answer past the deadline margin; use a multi-thread runtime (the default of \
+             #[tokio::main]) with two or more workers"
+        );
+    }
+}
+
+/// After each answer has been sent: if work an abandoned handler started is still running,
+/// wait a little, then exit the process.
+struct ExitOnAbandonedWork {
+    router: Arc<Router>,
+}
+
+impl<S> Layer<S> for ExitOnAbandonedWork {
+    type Service = ExitOnAbandonedWorkService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ExitOnAbandonedWorkService { inner, router: Arc::clone(&self.router) }
+    }
+}
+
+struct ExitOnAbandonedWorkService<S> {
+    inner: S,
+    router: Arc<Router>,
+}
+
+impl<S> Service<LambdaInvocation> for ExitOnAbandonedWorkService<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = lambda_runtime::Error>,
+{
+    type Response = ();
+    type Error = lambda_runtime::Error;
+    type Future = AfterAnswer<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        AfterAnswer { answer: Box::pin(self.inner.call(invocation)), router: Arc::clone(&self.router), check: None }
+    }
+}
+
+type Check = Pin<Box<dyn Future<Output = Result<(), lambda_runtime::Error>> + Send>>;
+
+/// Sends the answer (the inner future), then checks for abandoned work.
+struct AfterAnswer<F> {
+    answer: Pin<Box<F>>,
+    router: Arc<Router>,
+    check: Option<Check>,
+}
+
+impl<F: Future<Output = Result<(), lambda_runtime::Error>>> Future for AfterAnswer<F> {
+    type Output = Result<(), lambda_runtime::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        loop {
+            if let Some(check) = this.check.as_mut() {
+                return check.as_mut().poll(cx);
+            }
+            let answered = ready!(this.answer.as_mut().poll(cx));
+            let router = Arc::clone(&this.router);
+            this.check = Some(Box::pin(async move {
+                if router.has_abandoned_work()
+                    && tokio::time::timeout(ABANDONED_WORK_WAIT, router.abandoned_work_ended()).await.is_err()
+                {
+                    tracing::error!(
+                        "work started by an abandoned handler is still running after the answer: exiting, as \
+                         Lambda's timeout would, so that the redelivered records run in a fresh sandbox"
+                    );
+                    std::process::exit(1);
+                }
+                answered
+            }));
+        }
     }
 }
 

@@ -1,38 +1,58 @@
 //! The batch loop: records in stream order, each run of records handed to its route, stop
 //! at the first failure.
 
-use super::{order::into_stream_order, Deadline, Failure, SegmentFailure};
-use crate::metrics::Stats;
+use super::{order::into_stream_order, Failure, Invocation, SegmentFailure};
 use crate::payload::{split_records, RawRecord};
-use crate::route::Router;
-use crate::{Error, StreamArn};
+use crate::route::RouteTable;
+use crate::{Error, SequenceNumber, StreamArn};
 
 /// How far a batch got.
-pub(crate) enum Outcome<'p> {
+#[derive(Debug)]
+pub(crate) enum Outcome {
     /// Every record was processed or filtered out.
     Completed { records: usize },
     /// `record` failed; the `processed` records before it in stream order succeeded and
     /// nothing after it was started.
-    Stopped { record: Box<RawRecord<'p>>, failure: Failure, processed: usize },
+    Stopped { record: Reported, failure: Failure, processed: usize },
 }
 
-/// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload
-/// that is not a stream event, or a record of a stream nobody routes.
-pub(crate) async fn process<'p>(
-    router: &Router,
-    payload: &'p [u8],
-    deadline: &Deadline,
-    stats: &Stats,
-) -> Result<Outcome<'p>, Error> {
-    let mut records: Vec<RawRecord<'p>> = split_records(payload)?
+/// What the answer needs of the record it names.
+#[derive(Debug)]
+pub(crate) struct Reported {
+    /// Its position in the payload's `Records` array.
+    pub(crate) position: usize,
+    pub(crate) sequence_number: Option<SequenceNumber>,
+    pub(crate) event_id: Option<String>,
+}
+
+impl Reported {
+    fn of(record: &RawRecord<'_>) -> Self {
+        Self {
+            position: record.position,
+            sequence_number: record.sequence_number().cloned(),
+            event_id: record.event_id().map(str::to_owned),
+        }
+    }
+}
+
+/// The batch's records, in stream order.
+fn records_in_order(payload: &[u8]) -> Result<Vec<RawRecord<'_>>, Error> {
+    let mut records: Vec<RawRecord<'_>> = split_records(payload)?
         .into_iter()
         .enumerate()
         .map(|(position, raw)| RawRecord::parse(position, raw))
         .collect();
     into_stream_order(&mut records);
-    let table = records.iter().find_map(|r| r.event_source_arn().and_then(StreamArn::parse)).map(|arn| arn.table);
+    Ok(records)
+}
+
+/// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload
+/// that is not a stream event, or a record of a stream nobody routes.
+pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Invocation) -> Result<Outcome, Error> {
+    let records = records_in_order(payload)?;
+    let stream = records.iter().find_map(|r| r.event_source_arn().and_then(StreamArn::parse)).map(|arn| arn.table);
     let created = records.iter().filter_map(|r| r.parsed.as_ref().ok()?.dynamodb.approximate_creation_date_time);
-    stats.received(records.len(), table, created);
+    invocation.stats.received(records.len(), stream, created);
     // A batch is one stream's records: resolve each distinct ARN once.
     let mut last: Option<(Option<&str>, Option<usize>)> = None;
     let mut routes = Vec::with_capacity(records.len());
@@ -40,11 +60,12 @@ pub(crate) async fn process<'p>(
         let arn = record.event_source_arn();
         let route = match last {
             Some((seen, route)) if seen == arn => route,
-            _ => router.resolve(record)?,
+            _ => table.resolve(record)?,
         };
         last = Some((arn, route));
         routes.push(route);
     }
+    invocation.progress.start(records.len());
 
     let mut start = 0;
     while start < records.len() {
@@ -52,17 +73,27 @@ pub(crate) async fn process<'p>(
         let end = start + routes[start..].iter().take_while(|&&r| r == route).count();
         let segment = &records[start..end];
         let failed = match route {
-            Some(route) => router.route(route).process(segment, deadline, router.per_key, stats).await,
+            Some(route) => table.route(route).process(segment, start, invocation).await,
             None => Some(unroutable_malformed(&segment[0])),
         };
         if let Some(SegmentFailure { index, failure }) = failed {
             let processed = start + index;
-            let record = Box::new(records.swap_remove(processed));
-            return Ok(Outcome::Stopped { record, failure, processed });
+            return Ok(Outcome::Stopped { record: Reported::of(&records[processed]), failure, processed });
         }
         start = end;
     }
     Ok(Outcome::Completed { records: records.len() })
+}
+
+/// The outcome read from `invocation`'s progress, for when its records could not finish:
+/// the first record not done is reported with `failure`, every record before it was
+/// processed.
+pub(crate) fn outcome_so_far(payload: &[u8], invocation: &Invocation, failure: Failure) -> Result<Outcome, Error> {
+    let records = records_in_order(payload)?;
+    match invocation.progress.first_pending().filter(|&index| index < records.len()) {
+        None => Ok(Outcome::Completed { records: records.len() }),
+        Some(index) => Ok(Outcome::Stopped { record: Reported::of(&records[index]), failure, processed: index }),
+    }
 }
 
 /// A record too malformed to name its stream fails where it stands.

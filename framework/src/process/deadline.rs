@@ -1,15 +1,20 @@
 //! The time an invocation may spend on records before it must answer Lambda.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures_util::future::Either;
 use tokio::time::Instant;
 
 /// When processing must stop: the invocation's deadline less a safety margin, so the
-/// response is sent before Lambda's timeout turns the whole batch into a failure.
-#[derive(Clone, Copy, Debug)]
+/// response is sent before Lambda's timeout turns the whole batch into a failure. It can
+/// also be stopped early, once the invocation has been answered without its worker.
+#[derive(Clone, Debug)]
 pub(crate) struct Deadline {
     cutoff: Option<Instant>,
+    stopped: Arc<AtomicBool>,
 }
 
 impl Deadline {
@@ -20,26 +25,41 @@ impl Deadline {
     pub(crate) fn new(deadline_ms: u64, margin: Duration) -> Self {
         const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
         let remaining = match deadline_ms {
-            0 => return Self { cutoff: None },
+            0 => return Self { cutoff: None, stopped: Arc::default() },
             budget if budget < EPOCH_MS_FLOOR => Duration::from_millis(budget),
             epoch => {
                 let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(epoch);
                 deadline.duration_since(SystemTime::now()).unwrap_or_default()
             }
         };
-        Self { cutoff: Some(Instant::now() + remaining.saturating_sub(margin)) }
+        Self { cutoff: Some(Instant::now() + remaining.saturating_sub(margin)), stopped: Arc::default() }
     }
 
-    /// Whether the margin has been reached: no further record may start.
+    /// When the margin is reached, if a deadline is known.
+    pub(crate) fn cutoff(&self) -> Option<Instant> {
+        self.cutoff
+    }
+
+    /// No record may start from now on: the invocation has been answered without waiting
+    /// for its records, or must be.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+
+    /// Whether the margin has been reached (or processing was stopped): no further record
+    /// may start.
     pub(crate) fn expired(&self) -> bool {
-        self.cutoff.is_some_and(|cutoff| Instant::now() >= cutoff)
+        self.stopped.load(Ordering::Acquire) || self.cutoff.is_some_and(|cutoff| Instant::now() >= cutoff)
     }
 
-    /// Runs `work` until it ends or the margin is reached; `None` means it was abandoned.
-    pub(crate) async fn run<F: Future>(&self, work: F) -> Option<F::Output> {
-        match self.cutoff {
-            None => Some(work.await),
-            Some(cutoff) => tokio::time::timeout_at(cutoff, work).await.ok(),
+    /// Runs `work` until it ends or the margin is reached; on the margin `work` is handed
+    /// back unfinished, for the caller to abandon.
+    pub(crate) async fn run<F: Future + Unpin>(&self, work: F) -> Result<F::Output, F> {
+        let Some(cutoff) = self.cutoff else { return Ok(work.await) };
+        let margin = std::pin::pin!(tokio::time::sleep_until(cutoff));
+        match futures_util::future::select(work, margin).await {
+            Either::Left((output, _)) => Ok(output),
+            Either::Right(((), work)) => Err(work),
         }
     }
 }
@@ -58,7 +78,7 @@ mod tests {
     async fn no_known_deadline_never_expires() {
         let deadline = Deadline::new(0, Duration::from_secs(1));
         assert!(!deadline.expired());
-        assert_eq!(deadline.run(async { 7 }).await, Some(7));
+        assert_eq!(deadline.run(Box::pin(async { 7 })).await.ok(), Some(7));
     }
 
     #[tokio::test]
@@ -76,7 +96,14 @@ mod tests {
     #[tokio::test]
     async fn work_past_the_margin_is_abandoned() {
         let deadline = Deadline::new(in_ms(1_100), Duration::from_secs(1));
-        let slow = tokio::time::sleep(Duration::from_secs(30));
-        assert_eq!(deadline.run(slow).await, None);
+        let slow = Box::pin(tokio::time::sleep(Duration::from_secs(30)));
+        assert!(deadline.run(slow).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_stopped_deadline_has_expired() {
+        let deadline = Deadline::new(0, Duration::from_secs(1));
+        deadline.clone().stop();
+        assert!(deadline.expired());
     }
 }

@@ -1,6 +1,7 @@
 //! Why a record failed.
 
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 
 use crate::{BoxError, DecodeError};
 
@@ -9,14 +10,28 @@ use crate::{BoxError, DecodeError};
 pub(crate) enum Failure {
     /// The record, or an image, does not fit.
     Decode(DecodeError),
-    /// The handler returned an error.
-    Handler(BoxError),
+    /// The handler returned an error; its message.
+    Handler(String),
     /// The handler panicked; the panic message.
     Panic(String),
     /// The deadline margin was reached before the record started.
     NotStarted,
     /// The handler was still running when the deadline margin was reached.
     Abandoned,
+}
+
+impl Failure {
+    /// A handler's error, kept as its message. The error is user code: a `Display` or a
+    /// `Drop` that panics is contained here, and the record fails as usual.
+    pub(crate) fn handler(error: BoxError) -> Self {
+        let message = std::panic::catch_unwind(AssertUnwindSafe(|| error.to_string()))
+            .unwrap_or_else(|panic| {
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(panic)));
+                "an error whose Display panicked".to_owned()
+            });
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(error)));
+        Self::Handler(message)
+    }
 }
 
 impl fmt::Display for Failure {

@@ -6,40 +6,54 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 
-use super::{Deadline, Failure};
+use super::isolation::Entered;
+use super::{Failure, Invocation};
 
-/// Runs a handler's future, containing its panic and abandoning it at the deadline margin.
+/// Runs a handler's future in the invocation's handler runtime, containing its panic and
+/// abandoning it at the deadline margin.
 ///
 /// `work` should call the handler inside its body (`async { handler.call(x).await }`) so
-/// that a panic raised while creating the future is caught too.
-pub(crate) async fn guarded<F: Future>(work: F, deadline: &Deadline) -> Result<F::Output, Failure> {
-    match deadline.run(AssertUnwindSafe(work).catch_unwind()).await {
-        Some(Ok(output)) => Ok(output),
-        Some(Err(panic)) => {
-            let message = panic_message(panic.as_ref());
+/// that a panic raised while creating the future is caught too. An abandoned future is
+/// dropped at once, and a panic in its `Drop` is contained as well.
+pub(crate) async fn guarded<F: Future>(work: F, invocation: &Invocation) -> Result<F::Output, Failure> {
+    let work = Entered::new(invocation.handlers.clone(), AssertUnwindSafe(work).catch_unwind());
+    match invocation.deadline.run(work).await {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(panic)) => {
+            let message = panic_message(panic);
             tracing::error!(panic = %message, "handler panicked; its record fails, the process lives on");
             Err(Failure::Panic(message))
         }
-        None => Err(Failure::Abandoned),
+        Err(abandoned) => {
+            invocation.progress.abandoned();
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(abandoned))) {
+                let message = panic_message(panic);
+                tracing::error!(panic = %message, "an abandoned handler panicked while it was dropped");
+            }
+            Err(Failure::Abandoned)
+        }
     }
 }
 
-/// Runs synchronous user code (a `Deserialize` impl, a filter predicate), containing its
-/// panic as the record's failure.
+/// Runs synchronous user code (a `Deserialize` impl, a filter predicate, an error's
+/// `Display`), containing its panic as the record's failure.
 pub(crate) fn contained<T>(work: impl FnOnce() -> T) -> Result<T, Failure> {
     std::panic::catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
-        let message = panic_message(panic.as_ref());
+        let message = panic_message(panic);
         tracing::error!(panic = %message, "decoding or a filter panicked; its record fails, the process lives on");
         Failure::Panic(message)
     })
 }
 
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
+/// The panic's message; the payload itself is dropped with its own panic contained.
+fn panic_message(panic: Box<dyn Any + Send>) -> String {
+    let message = if let Some(text) = panic.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = panic.downcast_ref::<String>() {
         text.clone()
     } else {
         "a panic with a non-string payload".to_owned()
-    }
+    };
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(panic)));
+    message
 }

@@ -9,7 +9,7 @@ use crate::Error;
 /// processed, otherwise exactly one entry, the sequence number of the first failed record,
 /// from which Lambda redelivers.
 pub(crate) fn respond(
-    outcome: Outcome<'_>,
+    outcome: Outcome,
     error_when_nothing_processed: bool,
 ) -> Result<DynamoDbEventResponse, Error> {
     let (record, failure, processed) = match outcome {
@@ -19,10 +19,10 @@ pub(crate) fn respond(
         }
         Outcome::Stopped { record, failure, processed } => (record, failure, processed),
     };
-    let Some(sequence_number) = record.sequence_number().filter(|s| s.is_numeric()) else {
+    let Some(sequence_number) = record.sequence_number.filter(|s| s.is_numeric()) else {
         let error = Error::Unreportable {
             position: record.position,
-            event_id: record.event_id().map(str::to_owned),
+            event_id: record.event_id,
             failure: failure.to_string(),
         };
         tracing::error!(%error, "failing the whole batch");

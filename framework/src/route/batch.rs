@@ -7,9 +7,8 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::{ErasedRoute, Filter, IntoRoute, Route};
-use crate::metrics::Stats;
 use crate::payload::RawRecord;
-use crate::process::{guarded, log_record_contents, record_span, Deadline, Failure, SegmentFailure};
+use crate::process::{guarded, log_record_contents, record_span, Failure, Invocation, SegmentFailure};
 use crate::{BatchFailure, BatchHandler, Change, EventName};
 
 /// A whole-batch route with optional filters; build it with [`batch`].
@@ -76,11 +75,11 @@ where
     fn process<'a>(
         &'a self,
         records: &'a [RawRecord<'a>],
-        deadline: &'a Deadline,
-        _per_key: Option<std::num::NonZeroUsize>,
-        stats: &'a Stats,
+        first: usize,
+        invocation: &'a Invocation,
     ) -> BoxFuture<'a, Option<SegmentFailure>> {
         Box::pin(async move {
+            let (deadline, stats, progress) = (&invocation.deadline, &invocation.stats, &invocation.progress);
             let mut changes = Vec::with_capacity(records.len());
             let mut positions = Vec::with_capacity(records.len());
             let mut undecodable = None;
@@ -88,6 +87,7 @@ where
                 let _span = record_span(record).entered();
                 if !self.filter.accepts_event(record.event_name()) {
                     stats.filtered();
+                    progress.done(first + index);
                     continue;
                 }
                 match self.filter.admit(record) {
@@ -99,7 +99,10 @@ where
                         changes.push(change);
                         positions.push(index);
                     }
-                    Ok(None) => stats.filtered(),
+                    Ok(None) => {
+                        stats.filtered();
+                        progress.done(first + index);
+                    }
                     Err(failure) => {
                         tracing::warn!(%failure, "record failed before the batch handler; it gets the records before it");
                         undecodable = Some(SegmentFailure { index, failure });
@@ -114,20 +117,22 @@ where
             let span = tracing::info_span!("batch", changes = changes.len());
             let count = changes.len();
             let started = std::time::Instant::now();
-            let result = guarded(async { self.handler.call(changes).await }, deadline).instrument(span).await;
+            let result = guarded(async { self.handler.call(changes).await }, invocation).instrument(span).await;
             stats.handler_time(started.elapsed());
             match result {
                 Ok(Ok(())) => {
                     stats.processed(count);
+                    progress.all_done(positions.iter().map(|&p| first + p));
                     undecodable
                 }
                 Ok(Err(BatchFailure { index, error })) => {
                     stats.processed(index.min(count));
+                    progress.all_done(positions.iter().take(index).map(|&p| first + p));
                     let at = positions.get(index).copied().unwrap_or_else(|| {
                         tracing::warn!(index, "batch handler named a change past the end; the whole batch is retried");
                         first
                     });
-                    Some(SegmentFailure { index: at, failure: Failure::Handler(error) })
+                    Some(SegmentFailure { index: at, failure: Failure::handler(error) })
                 }
                 Err(failure) => Some(SegmentFailure { index: first, failure }),
             }

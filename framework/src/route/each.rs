@@ -2,17 +2,14 @@
 
 use std::marker::PhantomData;
 
-use std::num::NonZeroUsize;
-
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::{ErasedRoute, Filter, IntoRoute, Route};
-use crate::metrics::Stats;
 use crate::payload::RawRecord;
-use crate::process::{guarded, log_record_contents, record_span, Deadline, Failure, SegmentFailure};
+use crate::process::{guarded, log_record_contents, record_span, Failure, Invocation, SegmentFailure};
 use crate::{Change, EventName, RecordHandler};
 
 /// A per-change route with optional filters; build it with [`each`].
@@ -77,20 +74,19 @@ where
     fn process<'a>(
         &'a self,
         records: &'a [RawRecord<'a>],
-        deadline: &'a Deadline,
-        per_key: Option<NonZeroUsize>,
-        stats: &'a Stats,
+        first: usize,
+        invocation: &'a Invocation,
     ) -> BoxFuture<'a, Option<SegmentFailure>> {
         Box::pin(async move {
-            match per_key {
-                None => self.lane(records, (0..records.len()).collect(), deadline, stats).await,
+            match invocation.per_key {
+                None => self.lane(records, first, (0..records.len()).collect(), invocation).await,
                 Some(limit) => {
                     // Each key's records in order, keys concurrently. The lowest failed or
                     // not-started record is reported: every record before it, in every
                     // lane, was processed, so Lambda's checkpoint loses nothing.
                     let lanes = lanes_by_key(records);
                     let failures: Vec<Option<SegmentFailure>> = futures_util::stream::iter(lanes)
-                        .map(|lane| self.lane(records, lane, deadline, stats))
+                        .map(|lane| self.lane(records, first, lane, invocation))
                         .buffer_unordered(limit.get())
                         .collect()
                         .await;
@@ -112,20 +108,22 @@ where
     async fn lane(
         &self,
         records: &[RawRecord<'_>],
+        first: usize,
         lane: Vec<usize>,
-        deadline: &Deadline,
-        stats: &Stats,
+        invocation: &Invocation,
     ) -> Option<SegmentFailure> {
         for index in lane {
             let record = &records[index];
-            if let Err(failure) = self.one(record, deadline, stats).instrument(record_span(record)).await {
+            if let Err(failure) = self.one(record, invocation).instrument(record_span(record)).await {
                 return Some(SegmentFailure { index, failure });
             }
+            invocation.progress.done(first + index);
         }
         None
     }
 
-    async fn one(&self, record: &RawRecord<'_>, deadline: &Deadline, stats: &Stats) -> Result<(), Failure> {
+    async fn one(&self, record: &RawRecord<'_>, invocation: &Invocation) -> Result<(), Failure> {
+        let (deadline, stats) = (&invocation.deadline, &invocation.stats);
         if !self.filter.accepts_event(record.event_name()) {
             tracing::debug!("filtered out by event name");
             stats.filtered();
@@ -143,9 +141,9 @@ where
             log_record_contents(record);
         }
         let started = std::time::Instant::now();
-        let outcome = guarded(async { self.handler.call(change).await }, deadline).await;
+        let outcome = guarded(async { self.handler.call(change).await }, invocation).await;
         stats.handler_time(started.elapsed());
-        outcome?.map_err(Failure::Handler)?;
+        outcome?.map_err(Failure::handler)?;
         stats.processed(1);
         tracing::debug!("record processed");
         Ok(())

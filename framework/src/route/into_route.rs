@@ -1,23 +1,21 @@
 //! What the router holds for each stream: a type-erased route.
 
-use std::num::NonZeroUsize;
-
 use futures_util::future::BoxFuture;
 
-use crate::metrics::Stats;
 use crate::payload::RawRecord;
-use crate::process::{Deadline, SegmentFailure};
+use crate::process::{Invocation, SegmentFailure};
 
 /// Processes a run of records of one route, in order, stopping at the first failure.
 pub(crate) trait ErasedRoute: Send + Sync {
-    /// `per_key`: run records of different item keys concurrently, at most this many keys
-    /// at once, each key's records in order (routes that cannot, ignore it).
+    /// Processes `records`, a run of one stream's records in stream order that starts at
+    /// index `first` of the batch. The invocation's `per_key` asks to run records of
+    /// different item keys concurrently, each key's records in order (routes that cannot,
+    /// ignore it); each record that is done is marked in its `progress`.
     fn process<'a>(
         &'a self,
         records: &'a [RawRecord<'a>],
-        deadline: &'a Deadline,
-        per_key: Option<NonZeroUsize>,
-        stats: &'a Stats,
+        first: usize,
+        invocation: &'a Invocation,
     ) -> BoxFuture<'a, Option<SegmentFailure>>;
 }
 

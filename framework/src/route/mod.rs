@@ -5,6 +5,7 @@ mod each;
 mod filter;
 mod into_route;
 pub(crate) mod router;
+mod table;
 
 pub use batch::{batch, Batch};
 pub use each::{each, Each};
@@ -12,3 +13,4 @@ use filter::Filter;
 use into_route::ErasedRoute;
 pub use into_route::{IntoRoute, Route};
 pub use router::Router;
+pub(crate) use table::RouteTable;

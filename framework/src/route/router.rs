@@ -2,6 +2,7 @@
 //! batch.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::streams::DynamoDbEventResponse;
@@ -9,10 +10,10 @@ use lambda_runtime::Context;
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::{ErasedRoute, IntoRoute};
+use super::{IntoRoute, RouteTable};
 use crate::metrics::{emf, to_stdout, MetricsConfig, Stats, Summary};
-use crate::payload::{RawRecord, StreamArn};
-use crate::process::{process, Deadline, Failure, Outcome};
+use crate::payload::StreamArn;
+use crate::process::{supervise, Deadline, Failure, Invocation, Isolation, Outcome, Progress};
 use crate::response::respond;
 use crate::Error;
 
@@ -35,10 +36,8 @@ pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 ///     .stream("arn:aws:dynamodb:eu-west-1:123456789012:table/Customers/stream/2024-01-01T00:00:00.000", on_customer);
 /// ```
 pub struct Router {
-    routes: Vec<Box<dyn ErasedRoute>>,
-    by_arn: Vec<(String, usize)>,
-    by_table: Vec<(String, usize)>,
-    fallback: Option<usize>,
+    table: Arc<RouteTable>,
+    isolation: Isolation,
     pub(crate) deadline_margin: Option<Duration>,
     error_when_nothing_processed: bool,
     pub(crate) per_key: Option<NonZeroUsize>,
@@ -55,10 +54,8 @@ impl Router {
     /// A router with no routes.
     pub fn new() -> Self {
         Self {
-            routes: Vec::new(),
-            by_arn: Vec::new(),
-            by_table: Vec::new(),
-            fallback: None,
+            table: Arc::default(),
+            isolation: Isolation::default(),
             deadline_margin: None,
             error_when_nothing_processed: false,
             per_key: None,
@@ -80,15 +77,16 @@ impl Router {
             "`{stream}` is not a stream ARN (arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>); \
              name the table instead to route every stream of it"
         );
-        let index = self.routes.len();
+        let table = Arc::make_mut(&mut self.table);
+        let index = table.routes.len();
         let (routes, kind) =
-            if stream.starts_with("arn:") { (&mut self.by_arn, "ARN") } else { (&mut self.by_table, "table") };
+            if stream.starts_with("arn:") { (&mut table.by_arn, "ARN") } else { (&mut table.by_table, "table") };
         assert!(
             routes.iter().all(|(name, _)| name != stream),
             "stream {kind} `{stream}` already has a route: register one handler per stream"
         );
         routes.push((stream.to_owned(), index));
-        self.routes.push(route.into_route().inner);
+        table.routes.push(Arc::from(route.into_route().inner));
         self
     }
 
@@ -99,9 +97,10 @@ impl Router {
     /// If a fallback is already registered.
     #[track_caller]
     pub fn fallback<M>(mut self, route: impl IntoRoute<M>) -> Self {
-        assert!(self.fallback.is_none(), "the router already has a fallback route");
-        self.fallback = Some(self.routes.len());
-        self.routes.push(route.into_route().inner);
+        let table = Arc::make_mut(&mut self.table);
+        assert!(table.fallback.is_none(), "the router already has a fallback route");
+        table.fallback = Some(table.routes.len());
+        table.routes.push(Arc::from(route.into_route().inner));
         self
     }
 
@@ -154,7 +153,21 @@ impl Router {
     /// invocation's context. This is what [`run`](Self::run) calls; tests call it directly.
     ///
     /// A context deadline of 0 (as in `Context::default()`) means no deadline.
+    ///
+    /// On a multi-thread tokio runtime the answer comes by the deadline margin even when a
+    /// handler blocks its thread; on a current-thread runtime it cannot (the handler holds
+    /// the only thread). Work an abandoned handler started, spawned tasks and blocking work
+    /// included, is stopped or waited for before any record of this router starts again.
     pub async fn handle(&self, payload: &[u8], context: &Context) -> Result<DynamoDbEventResponse, Error> {
+        self.handle_bytes(bytes::Bytes::copy_from_slice(payload), context).await
+    }
+
+    /// As [`handle`](Self::handle), with a payload the router may keep.
+    pub(crate) async fn handle_bytes(
+        &self,
+        payload: bytes::Bytes,
+        context: &Context,
+    ) -> Result<DynamoDbEventResponse, Error> {
         let span = tracing::info_span!("invocation", request_id = %context.request_id, deadline_ms = context.deadline);
         async {
             let margin = self.deadline_margin.unwrap_or(DEFAULT_DEADLINE_MARGIN);
@@ -170,10 +183,17 @@ impl Router {
                 tracing::error!(%error);
                 return Err(error);
             }
-            let stats = Stats::new();
-            let outcome = process(self, payload, &deadline, &stats).await?;
+            let invocation = Arc::new(Invocation {
+                deadline,
+                per_key: self.per_key,
+                stats: Stats::new(),
+                progress: Progress::default(),
+                handlers: self.isolation.handle(),
+            });
+            let table = Arc::clone(&self.table);
+            let outcome = supervise(table, payload, Arc::clone(&invocation), margin, &self.isolation).await?;
             if let Some(metrics) = &self.metrics {
-                emit(metrics, &outcome, &stats, context);
+                emit(metrics, &outcome, &invocation.stats, context);
             }
             respond(outcome, self.error_when_nothing_processed)
         }
@@ -194,30 +214,19 @@ impl Router {
         self.handle(&payload, context).await
     }
 
-    /// The route for a record: `Ok(None)` for a record too malformed to name its stream
-    /// (it fails where it stands), an error for a stream nobody handles.
-    pub(crate) fn resolve(&self, record: &RawRecord<'_>) -> Result<Option<usize>, Error> {
-        let Some(arn) = record.event_source_arn() else { return Ok(None) };
-        let by_arn = self.by_arn.iter().find(|(name, _)| name == arn);
-        let table = StreamArn::parse(arn).map(|parsed| parsed.table);
-        let by_table = || self.by_table.iter().find(|(name, _)| Some(name.as_str()) == table);
-        match by_arn.or_else(by_table).map(|(_, index)| *index).or(self.fallback) {
-            Some(index) => Ok(Some(index)),
-            None => Err(Error::NoRoute { stream_arn: arn.to_owned(), known: self.known_routes() }),
-        }
+    /// Whether work that an abandoned handler started is still running.
+    pub(crate) fn has_abandoned_work(&self) -> bool {
+        !self.isolation.is_settled()
     }
 
-    pub(crate) fn route(&self, index: usize) -> &dyn ErasedRoute {
-        self.routes[index].as_ref()
-    }
-
-    fn known_routes(&self) -> Vec<String> {
-        self.by_arn.iter().chain(&self.by_table).map(|(name, _)| name.clone()).collect()
+    /// Waits until work that abandoned handlers started has ended.
+    pub(crate) async fn abandoned_work_ended(&self) {
+        self.isolation.settled().await;
     }
 }
 
 /// One EMF line for an invocation that got as far as a response.
-fn emit(metrics: &MetricsConfig, outcome: &Outcome<'_>, stats: &Stats, context: &Context) {
+fn emit(metrics: &MetricsConfig, outcome: &Outcome, stats: &Stats, context: &Context) {
     let function = match context.env_config.function_name.as_str() {
         "" => std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "unknown".to_owned()),
         name => name.to_owned(),

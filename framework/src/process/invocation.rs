@@ -1,0 +1,20 @@
+//! What the routes of one invocation share: its deadline, its options, its counters, and
+//! where handlers run.
+
+use std::num::NonZeroUsize;
+
+use tokio::runtime::Handle;
+
+use super::{Deadline, Progress};
+use crate::metrics::Stats;
+
+/// One invocation's shared state, handed to every route that processes its records.
+pub(crate) struct Invocation {
+    pub(crate) deadline: Deadline,
+    /// Per-key concurrency, when on.
+    pub(crate) per_key: Option<NonZeroUsize>,
+    pub(crate) stats: Stats,
+    pub(crate) progress: Progress,
+    /// The runtime handlers are polled in (`None`: the caller's).
+    pub(crate) handlers: Option<Handle>,
+}

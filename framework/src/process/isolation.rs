@@ -1,0 +1,173 @@
+//! Where handlers' own work runs: a runtime the router owns, so that work an abandoned
+//! handler started can be stopped, or waited for, before its record is tried again.
+//!
+//! Lambda ends a timed-out invocation by freezing and discarding its sandbox: nothing the
+//! handler started survives. Inside one process the framework cannot kill a thread, so it
+//! does the next best thing, exactly: while a handler is polled, the router's handler
+//! runtime is the current runtime, so every task it spawns (`tokio::spawn`) and all its
+//! blocking work (`tokio::task::spawn_blocking`) live there, with the timers and sockets
+//! they use. When a handler is abandoned at the deadline margin that runtime is retired:
+//! its tasks are cancelled, its blocking work is waited for on a thread of its own, and no
+//! record of this router starts until everything it held has stopped.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::{future::Future, pin::Pin};
+
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// The router's handler runtime and what is left of retired ones.
+#[derive(Default)]
+pub(crate) struct Isolation {
+    current: Mutex<Option<Runtime>>,
+    stopping: Arc<Stopping>,
+    warned_paused: AtomicBool,
+}
+
+/// Work of abandoned attempts that has not stopped yet.
+#[derive(Default)]
+struct Stopping {
+    count: AtomicUsize,
+    notify: Notify,
+}
+
+impl Stopping {
+    fn release(&self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        self.notify.notify_waiters();
+    }
+}
+
+impl Isolation {
+    /// The runtime handlers are polled in, built on first use. `None` means handlers run on
+    /// the caller's runtime: when its clock is paused (a test under `start_paused`, whose
+    /// handlers' timers must follow that clock), or when no runtime could be built.
+    pub(crate) fn handle(&self) -> Option<Handle> {
+        if clock_is_paused() {
+            if !self.warned_paused.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "the runtime's clock is paused (a test): handlers run on it, so work an abandoned handler \
+                     spawned is not stopped before its record is retried"
+                );
+            }
+            return None;
+        }
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if current.is_none() {
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+            match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .thread_name("ddbstream-handlers")
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => *current = Some(runtime),
+                Err(error) => {
+                    tracing::error!(%error, "could not build the handler runtime; handlers run on the caller's");
+                    return None;
+                }
+            }
+        }
+        current.as_ref().map(|runtime| runtime.handle().clone())
+    }
+
+    /// Retires the handler runtime after an abandonment: its tasks are cancelled and its
+    /// blocking work runs to its end on a thread of its own; until then [`settled`]
+    /// (Self::settled) waits. The next handler gets a fresh runtime.
+    pub(crate) fn retire(&self) {
+        let Some(runtime) = self.current.lock().unwrap_or_else(PoisonError::into_inner).take() else { return };
+        let stopping = Arc::clone(&self.stopping);
+        stopping.count.fetch_add(1, Ordering::AcqRel);
+        let dropper = std::thread::Builder::new().name("ddbstream-retire".into()).spawn({
+            let stopping = Arc::clone(&stopping);
+            move || {
+                // Dropping a runtime cancels its tasks and waits for its worker and blocking
+                // threads: exactly "everything the abandoned attempt started has stopped".
+                drop(runtime);
+                stopping.release();
+            }
+        });
+        if let Err(error) = dropper {
+            tracing::error!(%error, "could not start a thread to retire the handler runtime");
+            stopping.release();
+        }
+    }
+
+    /// Counts `task` (an invocation's worker, stuck in a handler that blocks its thread and
+    /// already told to stop) as abandoned work until it has ended.
+    pub(crate) fn watch<T: Send + 'static>(&self, task: JoinHandle<T>) {
+        let stopping = Arc::clone(&self.stopping);
+        stopping.count.fetch_add(1, Ordering::AcqRel);
+        tokio::spawn(async move {
+            let _ = task.await;
+            stopping.release();
+        });
+    }
+
+    /// Whether nothing an abandoned attempt started is still running.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.stopping.count.load(Ordering::Acquire) == 0
+    }
+
+    /// Waits until nothing an abandoned attempt started is still running.
+    pub(crate) async fn settled(&self) {
+        loop {
+            let notified = self.stopping.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_settled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Isolation {
+    fn drop(&mut self) {
+        // A router may be dropped inside async code, where a runtime may not block.
+        if let Some(runtime) = self.current.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Whether the current runtime's clock is paused: tokio's clock stands still while the
+/// system clock moves. Without a runtime, or without tokio's `test-util`, it never is.
+fn clock_is_paused() -> bool {
+    if Handle::try_current().is_err() {
+        return false;
+    }
+    let tokio_before = tokio::time::Instant::now();
+    let system_before = std::time::Instant::now();
+    while std::time::Instant::now() == system_before {
+        std::hint::spin_loop();
+    }
+    tokio::time::Instant::now() == tokio_before
+}
+
+/// A future polled with `runtime` as the current runtime (when there is one), so what it
+/// spawns, and the timers and sockets it creates, belong to that runtime.
+pub(crate) struct Entered<F> {
+    runtime: Option<Handle>,
+    inner: Pin<Box<F>>,
+}
+
+impl<F> Entered<F> {
+    pub(crate) fn new(runtime: Option<Handle>, inner: F) -> Self {
+        Self { runtime, inner: Box::pin(inner) }
+    }
+}
+
+impl<F: Future> Future for Entered<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let _entered = this.runtime.as_ref().map(Handle::enter);
+        this.inner.as_mut().poll(cx)
+    }
+}

@@ -1,0 +1,92 @@
+//! The supervisor: runs an invocation's records in a task of their own and answers by the
+//! deadline margin, whether or not a handler has given its thread back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tracing::instrument::WithSubscriber;
+use tracing::Instrument;
+
+use super::batch::{outcome_so_far, process};
+use super::{Failure, Invocation, Isolation, Outcome};
+use crate::route::RouteTable;
+use crate::Error;
+
+/// How long after the margin the supervisor waits for the records' own answer (which
+/// names why the record failed) before answering from their progress: a quarter of the
+/// margin, at most 250 ms, so the answer still leaves Lambda most of the margin.
+fn grace(margin: Duration) -> Duration {
+    (margin / 4).min(Duration::from_millis(250))
+}
+
+/// Processes `payload` with the routes of `table`.
+///
+/// The records run in a task of their own on the caller's runtime, with the router's
+/// handler runtime as the handlers' current runtime. The answer comes from that task when
+/// it ends by the margin (plus [`grace`]); if it has not (a handler blocks its thread), the
+/// answer names the first record not done, the task is told to start nothing more, and it
+/// counts as abandoned work until it ends. Any abandonment retires the handler runtime, so
+/// nothing the abandoned attempt started can run alongside, or after, the redelivery.
+pub(crate) async fn supervise(
+    table: Arc<RouteTable>,
+    payload: Bytes,
+    invocation: Arc<Invocation>,
+    margin: Duration,
+    isolation: &Isolation,
+) -> Result<Outcome, Error> {
+    let cutoff = invocation.deadline.cutoff();
+    if !isolation.is_settled() {
+        tracing::warn!("work abandoned by an earlier invocation is still running: no record starts until it ends");
+        let settled = match cutoff {
+            None => {
+                isolation.settled().await;
+                true
+            }
+            Some(cutoff) => tokio::time::timeout_at(cutoff, isolation.settled()).await.is_ok(),
+        };
+        if !settled {
+            tracing::error!("abandoned work still running at the deadline margin: no record of this batch starts");
+            invocation.deadline.stop();
+        }
+    }
+
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // No tokio runtime to run a task on (a test driving the router with another
+        // executor): the records run inline.
+        return process(&table, &payload, &invocation).await;
+    };
+    let mut worker = runtime.spawn({
+        let (payload, invocation) = (payload.clone(), Arc::clone(&invocation));
+        async move { process(&table, &payload, &invocation).await }.in_current_span().with_current_subscriber()
+    });
+    let finished = match cutoff {
+        None => Some((&mut worker).await),
+        Some(cutoff) => tokio::time::timeout_at(cutoff + grace(margin), &mut worker).await.ok(),
+    };
+    let outcome = match finished {
+        Some(Ok(outcome)) => outcome,
+        Some(Err(error)) => {
+            // The records' task itself failed: only a bug in the framework gets here, as
+            // user code runs contained. Answer from its progress.
+            tracing::error!(%error, "the task running the records failed");
+            invocation.deadline.stop();
+            outcome_so_far(&payload, &invocation, Failure::Panic(error.to_string()))
+        }
+        None => {
+            tracing::error!(
+                "a handler is still holding its thread at the deadline margin: answering without it; no record \
+                 starts until it ends"
+            );
+            invocation.deadline.stop();
+            invocation.progress.abandoned();
+            worker.abort();
+            isolation.watch(worker);
+            outcome_so_far(&payload, &invocation, Failure::Abandoned)
+        }
+    };
+    if invocation.progress.was_abandoned() {
+        isolation.retire();
+    }
+    outcome
+}
