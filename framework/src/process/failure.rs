@@ -54,3 +54,26 @@ pub(crate) struct SegmentFailure {
     pub(crate) index: usize,
     pub(crate) failure: Failure,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Failure;
+
+    #[derive(Debug)]
+    struct PanickingDisplay;
+
+    impl std::fmt::Display for PanickingDisplay {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("a panicking Display")
+        }
+    }
+
+    impl std::error::Error for PanickingDisplay {}
+
+    #[test]
+    fn an_error_whose_display_panics_is_still_a_handler_failure() {
+        let failure = Failure::handler(Box::new(PanickingDisplay));
+        assert_eq!(failure.to_string(), "handler error: an error whose Display panicked");
+        assert_eq!(Failure::handler("plain".into()).to_string(), "handler error: plain");
+    }
+}
