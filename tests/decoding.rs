@@ -212,3 +212,42 @@ async fn decode_errors_never_carry_item_values() {
         assert!(!logs.contains(secret), "{secret:?} leaked: {logs}");
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Ledger {
+    owner: String,
+    balances: std::collections::BTreeMap<String, u64>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Entry {
+    amount: u64,
+}
+
+#[tokio::test]
+async fn decode_error_paths_name_struct_fields_and_positions_but_never_map_keys() {
+    let cases = [
+        // A map key that looks like a field name is still item content.
+        (r#"{"owner":{"S":"o"},"balances":{"M":{"jane_doe_1984":{"S":"lots"}}},"entries":{"L":[]}}"#, "balances.<key>"),
+        (r#"{"owner":{"S":"o"},"balances":{"M":{}},"entries":{"L":[{"M":{"amount":{"S":"x"}}}]}}"#, "entries.0.amount"),
+        (r#"{"owner":{"L":[]},"balances":{"M":{}},"entries":{"L":[]}}"#, "owner"),
+    ];
+    for (image, path) in cases {
+        let raw = serde_json::value::RawValue::from_string(image.to_owned()).unwrap_or_else(|e| panic!("{e}"));
+        let payload = format!(
+            r#"{{"Records":[{{"eventID":"0123456789abcdef0123456789abcdef","eventName":"INSERT","awsRegion":"eu-west-1",
+            "eventSourceARN":"arn:aws:dynamodb:eu-west-1:123456789012:table/Ledgers/stream/2026-11-01T00:00:00.000",
+            "dynamodb":{{"Keys":{{"id":{{"S":"a1"}}}},"NewImage":{},"SequenceNumber":"111111111111111111111",
+            "SizeBytes":10,"StreamViewType":"NEW_IMAGE"}}}}]}}"#,
+            raw.get()
+        );
+        let router = Router::new().fallback(|_: Change<Ledger>| async { Ok::<(), BoxError>(()) });
+        let (response, logs) = capture_logs(respond(&router, payload.as_bytes(), &Context::default())).await;
+        assert_eq!(response.ok(), Some(expected(Some("111111111111111111111"))), "{image}");
+        assert!(logs.contains(&format!("NewImage field `{path}`")), "{path}: {logs}");
+        assert!(!logs.contains("jane_doe_1984"), "a map key leaked: {logs}");
+    }
+}

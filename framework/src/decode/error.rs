@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::dynamo_json::Shape;
 use crate::change::Metadata;
 
 /// A record, or one of its images, does not fit: names the part, the field and the reason.
@@ -21,8 +22,14 @@ impl DecodeError {
         Self { part, path: path.into(), reason: redact(&reason.to_string()) }
     }
 
-    pub(crate) fn from_path_error<E: fmt::Display>(part: &'static str, err: &serde_path_to_error::Error<E>) -> Self {
-        Self::new(part, redact_path(err.path()), err.inner())
+    /// From a decoding error with its path; `shapes` says what each container on the path
+    /// is (a map's keys are redacted, a struct's fields kept), missing shapes count as maps.
+    pub(crate) fn from_path_error<E: fmt::Display>(
+        part: &'static str,
+        err: &serde_path_to_error::Error<E>,
+        shapes: &[Shape],
+    ) -> Self {
+        Self::new(part, redact_path(err.path(), shapes), err.inner())
     }
 
     /// The part of the record: `record`, `Keys`, `NewImage` or `OldImage`.
@@ -120,23 +127,22 @@ fn span_len(body: &str, quote: char) -> Option<usize> {
     None
 }
 
-/// A field path with map keys that do not look like field names replaced by `<key>`:
-/// struct fields are schema, but a map's keys (e-mail addresses, ids) can be item content.
-pub(crate) fn redact_path(path: &serde_path_to_error::Path) -> String {
+/// A field path that names struct fields, enum variants and positions only: a map's keys
+/// (e-mail addresses, user names, ids) are item contents and become `<key>`. `shapes[i]`
+/// is the container of segment `i`; a segment whose container is unknown is redacted.
+pub(crate) fn redact_path(path: &serde_path_to_error::Path, shapes: &[Shape]) -> String {
     use serde_path_to_error::Segment;
-    let looks_like_a_field = |key: &str| {
-        key.len() <= 64
-            && key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
     let segments: Vec<String> = path
         .iter()
-        .map(|segment| match segment {
-            Segment::Seq { index } => index.to_string(),
-            Segment::Map { key } if looks_like_a_field(key) => key.clone(),
-            Segment::Map { .. } => "<key>".to_owned(),
-            Segment::Enum { variant } if looks_like_a_field(variant) => variant.clone(),
-            Segment::Enum { .. } | Segment::Unknown => "?".to_owned(),
+        .enumerate()
+        .map(|(depth, segment)| match (segment, shapes.get(depth)) {
+            (Segment::Seq { index }, _) => index.to_string(),
+            (Segment::Map { key }, Some(Shape::Struct(fields))) if fields.contains(&key.as_str()) => key.clone(),
+            (Segment::Enum { variant }, Some(Shape::Enum(variants))) if variants.contains(&variant.as_str()) => {
+                variant.clone()
+            }
+            (Segment::Map { .. }, _) => "<key>".to_owned(),
+            (Segment::Enum { .. } | Segment::Unknown, _) => "?".to_owned(),
         })
         .collect();
     segments.join(".")

@@ -21,14 +21,14 @@ pub(crate) fn decode_image<T: DeserializeOwned + 'static>(
     if TypeId::of::<T>() == TypeId::of::<Item>() {
         let mut json = serde_json::Deserializer::from_str(raw.get());
         let item: Item =
-            serde_path_to_error::deserialize(&mut json).map_err(|err| DecodeError::from_path_error(part, &err))?;
+            serde_path_to_error::deserialize(&mut json).map_err(|err| DecodeError::from_path_error(part, &err, &[]))?;
         let boxed: Box<dyn Any> = Box::new(item);
         return boxed
             .downcast::<T>()
             .map(|item| *item)
             .map_err(|_| DecodeError::new(part, "", "internal: image lost its type"));
     }
-    from_image(raw.get()).map_err(|err| DecodeError::from_path_error(part, &err))
+    from_image(raw.get()).map_err(|err| DecodeError::from_path_error(part, &err.error, &err.shapes))
 }
 
 #[cfg(test)]

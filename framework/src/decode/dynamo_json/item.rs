@@ -7,19 +7,35 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::scalar::{Binary, BinaryElement, Null, Number, Text};
+use super::shape::{tracking, within, Shape};
+
+/// Why an image does not fit: the error with its path, and the shape of each container
+/// on that path.
+#[derive(Debug)]
+pub(crate) struct ImageError {
+    pub(crate) error: serde_path_to_error::Error<serde_json::Error>,
+    pub(crate) shapes: Vec<Shape>,
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
 
 /// Decodes an image (a JSON object of tagged attributes) into `T`. On failure it decodes
-/// again, tracking the path of the field that does not fit: tracking costs an allocation
-/// per key, which only an error needs.
-pub(crate) fn from_image<'de, T: de::Deserialize<'de>>(
-    json: &'de str,
-) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+/// again, tracking the path of the field that does not fit and the shapes along it:
+/// tracking costs an allocation per key, which only an error needs.
+pub(crate) fn from_image<'de, T: de::Deserialize<'de>>(json: &'de str) -> Result<T, ImageError> {
     let mut input = serde_json::Deserializer::from_str(json);
     match T::deserialize(Attributes(&mut input)) {
         Ok(value) => Ok(value),
         Err(_) => {
-            let mut input = serde_json::Deserializer::from_str(json);
-            serde_path_to_error::deserialize(Attributes(&mut input))
+            let (result, shapes) = tracking(|| {
+                let mut input = serde_json::Deserializer::from_str(json);
+                serde_path_to_error::deserialize(Attributes(&mut input))
+            });
+            result.map_err(|error| ImageError { error, shapes })
         }
     }
 }
@@ -31,23 +47,32 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Attributes<D> {
     type Error = D::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_map(AttributeMap(visitor))
+        within(Shape::Map, || self.0.deserialize_map(AttributeMap(visitor)))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        within(Shape::Struct(fields), || self.0.deserialize_map(AttributeMap(visitor)))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _: &'static str,
-        _: &'static [&'static str],
+        variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_map(EnumFromMap(visitor))
+        within(Shape::Enum(variants), || self.0.deserialize_map(EnumFromMap(visitor)))
     }
 
     present_value!();
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
-        seq tuple tuple_struct map struct identifier
+        seq tuple tuple_struct map identifier
     }
 }
 
@@ -293,7 +318,7 @@ impl<'de, D: de::Deserializer<'de>, E: Wrap> de::Deserializer<'de> for List<D, E
     type Error = D::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_seq(Elements::<V, E>(visitor, PhantomData))
+        within(Shape::Seq, || self.0.deserialize_seq(Elements::<V, E>(visitor, PhantomData)))
     }
 
     present_value!();

@@ -34,7 +34,9 @@ macro_rules! present_value {
 
 mod item;
 mod scalar;
+mod shape;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use item::from_image;
+pub(crate) use shape::Shape;
