@@ -107,18 +107,69 @@ fn records_past_their_maximum_age_are_discarded_without_retry_limits() {
     }
     let records = records(&table);
     let router = router(false);
+    // Started on a backlog: 100 s old at the start, 10 s per invocation, discarded once
+    // older than 300 s. Keeping up: delivered when written, so 0 s old at the start.
+    for (backlog, attempts) in [(true, 21), (false, 31)] {
+        let mapping = EventSourceMapping {
+            maximum_record_age: Some(Duration::from_secs(300)),
+            seconds_per_invocation: 10,
+            backlog,
+            ..EventSourceMapping::default()
+        };
+        let mut simulator = Simulator::new(&router, mapping, "shardId-1", records.clone());
+        runtime().block_on(simulator.run());
+        let trace = simulator.trace();
+        assert_eq!(trace.fate(&records[0].sequence_number), Fate::OnFailure(FailureCondition::RecordAgeExceeded));
+        assert_eq!(trace.attempts(&records[0].sequence_number).len(), attempts, "backlog: {backlog}");
+        assert!(records[1..].iter().all(|r| matches!(trace.fate(&r.sequence_number), Fate::Acknowledged(_))));
+    }
+}
+
+#[test]
+fn a_mapping_that_keeps_up_ages_nothing_out() {
+    // Written once a second, one record per invocation, one second per invocation: each
+    // record is delivered as it is written, whatever the age limit.
+    let mut table = Table::new("Orders", KeySchema::hash("pk"), StreamViewType::NewImage);
+    for i in 0..200 {
+        table.put(order(&format!("o{i}"), false)).unwrap_or_else(|e| panic!("{e}"));
+        table.advance(1);
+    }
+    let records = records(&table);
+    let router = router(false);
     let mapping = EventSourceMapping {
-        maximum_record_age: Some(Duration::from_secs(300)),
-        seconds_per_invocation: 10,
+        batch_size: 1,
+        maximum_record_age: Some(Duration::from_secs(60)),
         ..EventSourceMapping::default()
     };
     let mut simulator = Simulator::new(&router, mapping, "shardId-1", records.clone());
     runtime().block_on(simulator.run());
+    assert!(simulator.on_failure().is_empty(), "{:?}", simulator.on_failure());
     let trace = simulator.trace();
-    assert_eq!(trace.fate(&records[0].sequence_number), Fate::OnFailure(FailureCondition::RecordAgeExceeded));
-    // 100 s old at the start, 10 s per invocation, discarded once older than 300 s.
-    assert_eq!(trace.attempts(&records[0].sequence_number).len(), 21);
-    assert!(records[1..].iter().all(|r| matches!(trace.fate(&r.sequence_number), Fate::Acknowledged(_))));
+    assert!(records.iter().all(|r| matches!(trace.fate(&r.sequence_number), Fate::Acknowledged(_))));
+}
+
+#[test]
+fn an_invocation_that_blocks_past_the_function_timeout_is_a_timeout() {
+    // A paused clock (as in these tests) does not see a blocked thread; Lambda's timeout
+    // does.
+    let table = ten_orders_with_poison_at(99);
+    let records = records(&table);
+    let router = Router::new()
+        .stream("Orders", |_: Change<Item>| async {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok::<(), BoxError>(())
+        })
+        .deadline_margin(Duration::from_millis(50));
+    let mapping = EventSourceMapping {
+        batch_size: 1,
+        function_timeout: Duration::from_millis(200),
+        max_invocations: 1,
+        ..EventSourceMapping::default()
+    };
+    let mut simulator = Simulator::new(&router, mapping, "shardId-1", records[..1].to_vec());
+    runtime().block_on(simulator.run());
+    let results: Vec<_> = simulator.trace().invocations().iter().map(|i| i.result.clone()).collect();
+    assert_eq!(results, [InvocationResult::Timeout]);
 }
 
 #[test]

@@ -26,6 +26,11 @@ pub struct EventSourceMapping {
     pub function_timeout: Duration,
     /// How far the simulator's virtual clock moves per invocation (for record age).
     pub seconds_per_invocation: u64,
+    /// Whether the mapping starts behind, on a backlog: its clock starts at the newest
+    /// record's creation time, as for a mapping created after every record was written.
+    /// Default `false`: the mapping keeps up, never earlier than a record's creation when
+    /// it delivers it, so a record's age is the time from its own creation to its delivery.
+    pub backlog: bool,
     /// A bound on invocations, for mappings that would retry forever.
     pub max_invocations: usize,
 }
@@ -41,6 +46,7 @@ impl Default for EventSourceMapping {
             parallelization_factor: 1,
             function_timeout: Duration::from_secs(30),
             seconds_per_invocation: 1,
+            backlog: false,
             max_invocations: 100_000,
         }
     }

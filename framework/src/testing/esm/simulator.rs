@@ -25,8 +25,13 @@ use crate::{Context, Router, SequenceNumber};
 /// - a batch that fails more than `MaximumRetryAttempts` times in a row at the same
 ///   checkpoint is discarded: the records from the checkpoint to the end of the last
 ///   invocation's batch go to the on-failure destination (as metadata);
-/// - records older than `MaximumRecordAgeInSeconds` (on a virtual clock that moves
-///   `seconds_per_invocation` per invocation) are discarded before invoking;
+/// - records older than `MaximumRecordAgeInSeconds` are discarded before invoking. A
+///   record's age runs from its own creation to its delivery, on a virtual clock that moves
+///   `seconds_per_invocation` per invocation and never stands before the creation of the
+///   record it delivers (a mapping that keeps up); with `backlog` the clock starts at the
+///   newest record (a mapping started late);
+/// - an invocation that runs past the function timeout, in tokio's time or the system's
+///   (a handler that blocks its thread), is a timeout, whatever it answered;
 /// - with `ParallelizationFactor` n, records are spread over n lanes by item key, each lane
 ///   a checkpointed sequence of its own; lanes take turns.
 pub struct Simulator<'r> {
@@ -75,7 +80,8 @@ impl<'r> Simulator<'r> {
             let lane = usize::try_from(hasher.finish() % factor as u64).unwrap_or(0);
             lanes[lane].members.push(index);
         }
-        let clock = records.iter().map(|r| r.approximate_creation_time).max().unwrap_or(CLOCK_START);
+        let creation = records.iter().map(|r| r.approximate_creation_time);
+        let clock = if mapping.backlog { creation.max() } else { creation.min() }.unwrap_or(CLOCK_START);
         Self {
             router,
             mapping,
@@ -137,8 +143,12 @@ impl<'r> Simulator<'r> {
 
     /// Discards the records at the head of a lane that are older than the maximum age.
     fn discard_expired(&mut self, lane: usize) -> bool {
-        let Some(max_age) = self.mapping.maximum_record_age else { return false };
         let state = &self.lanes[lane];
+        // The mapping delivers a record no earlier than its creation.
+        if let Some(&head) = state.members.get(state.checkpoint) {
+            self.clock = self.clock.max(self.records[head].approximate_creation_time);
+        }
+        let Some(max_age) = self.mapping.maximum_record_age else { return false };
         let expired = state.members[state.checkpoint..]
             .iter()
             .take_while(|&&i| self.clock.saturating_sub(self.records[i].approximate_creation_time) > max_age.as_secs())
@@ -235,7 +245,13 @@ impl<'r> Simulator<'r> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         context.deadline = u64::try_from((now + self.mapping.function_timeout).as_millis()).unwrap_or(u64::MAX);
         let call = AssertUnwindSafe(self.router.handle(&payload, &context)).catch_unwind();
-        match tokio::time::timeout(self.mapping.function_timeout, call).await {
+        let started = (std::time::Instant::now(), tokio::time::Instant::now());
+        let result = tokio::time::timeout(self.mapping.function_timeout, call).await;
+        // Lambda's timeout counts wall-clock time, which a handler blocking its thread
+        // spends without tokio's (possibly paused) clock seeing it.
+        let ran = started.0.elapsed().max(started.1.elapsed());
+        match result {
+            _ if ran > self.mapping.function_timeout => InvocationResult::Timeout,
             Err(_) => InvocationResult::Timeout,
             Ok(Err(_)) => InvocationResult::FunctionError("the function panicked".into()),
             Ok(Ok(Err(error))) => InvocationResult::FunctionError(error.to_string()),
