@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
-use super::scalar::{Binary, BinaryElement, Null, Number, Text};
+use super::scalar::{Binary, BinaryElement, Flag, Key, Null, Number, SetElement, Text};
 use super::shape::{tracking, within, Shape};
 
 /// Why an image does not fit: the error with its path, and the shape of each container
@@ -97,7 +97,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TaggedValues<A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
-        self.0.next_key_seed(seed)
+        self.0.next_key_seed(Payload::<K, AsKey>(seed, PhantomData))
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
@@ -142,7 +142,9 @@ impl<'de, A: MapAccess<'de>> de::VariantAccess<'de> for Variant<A> {
     type Error = A::Error;
 
     fn unit_variant(mut self) -> Result<(), A::Error> {
-        self.0.next_value::<de::IgnoredAny>()?;
+        // serde_dynamo never reads a unit variant's value: it only had to parse as an
+        // attribute (so `{"N": "x"}` passes, `{"BOOL": "yes"}` does not).
+        self.0.next_value::<serde_dynamo::AttributeValue>()?;
         self.finish(())
     }
 
@@ -219,12 +221,12 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Tagged<S> {
             Tag::S => map.next_value_seed(Payload::<S, AsText>(seed, PhantomData))?,
             Tag::N => map.next_value_seed(Payload::<S, AsNumber>(seed, PhantomData))?,
             Tag::B => map.next_value_seed(Payload::<S, AsBinary>(seed, PhantomData))?,
-            Tag::Bool => map.next_value_seed(seed)?,
+            Tag::Bool => map.next_value_seed(Payload::<S, AsFlag>(seed, PhantomData))?,
             Tag::Null => map.next_value_seed(Payload::<S, AsNull>(seed, PhantomData))?,
             Tag::M => map.next_value_seed(Payload::<S, AsMap>(seed, PhantomData))?,
             Tag::L => map.next_value_seed(Payload::<S, AsList<TaggedElement>>(seed, PhantomData))?,
-            Tag::Ss => map.next_value_seed(Payload::<S, AsList<AsText>>(seed, PhantomData))?,
-            Tag::Ns => map.next_value_seed(Payload::<S, AsList<AsNumber>>(seed, PhantomData))?,
+            Tag::Ss => map.next_value_seed(Payload::<S, AsList<AsTextElement>>(seed, PhantomData))?,
+            Tag::Ns => map.next_value_seed(Payload::<S, AsList<AsNumberElement>>(seed, PhantomData))?,
             Tag::Bs => map.next_value_seed(Payload::<S, AsList<AsBinaryElement>>(seed, PhantomData))?,
         };
         match map.next_key::<de::IgnoredAny>()? {
@@ -253,21 +255,34 @@ enum Tag {
     Bs,
 }
 
-/// How a payload (or a list element) of one type is presented to the user's seed.
+/// How a payload (or a list element, or an attribute name) of one type is presented to the
+/// user's seed.
 trait Wrap {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error>;
+}
+
+/// How the elements of a list payload are presented: tagged values (L) or bare ones (sets).
+trait Element: Wrap {
     /// Whether a list of these is a set (SS, NS, BS), which a struct never reads from, as
     /// in serde_dynamo; only L elements say no.
     const IN_SET: bool = true;
 
-    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error>;
+    /// Reads an element the target left unread (a tuple or a struct shorter than the list).
+    /// serde_dynamo drops those unread, once its parse of the JSON has accepted them; so
+    /// only their JSON is checked, not what `deserialize_any` would find.
+    fn skip<'de, D: de::Deserializer<'de>>(element: D) -> Result<(), D::Error>;
 }
 
 struct AsText;
+struct AsTextElement;
 struct AsNumber;
+struct AsNumberElement;
 struct AsBinary;
 struct AsBinaryElement;
+struct AsFlag;
 struct AsNull;
 struct AsMap;
+struct AsKey;
 struct AsList<E>(PhantomData<E>);
 struct TaggedElement;
 
@@ -283,19 +298,55 @@ macro_rules! wrap_with {
 }
 
 wrap_with! {
-    AsText => Text, AsNumber => Number, AsBinary => Binary, AsBinaryElement => BinaryElement, AsNull => Null,
-    AsMap => Attributes,
+    AsText => Text, AsNumber => Number, AsBinary => Binary, AsBinaryElement => BinaryElement, AsFlag => Flag,
+    AsNull => Null, AsMap => Attributes, AsKey => Key,
+}
+
+impl Wrap for AsTextElement {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+        seed.deserialize(SetElement(Text(payload)))
+    }
+}
+
+impl Wrap for AsNumberElement {
+    fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
+        seed.deserialize(SetElement(Number(payload)))
+    }
 }
 
 impl Wrap for TaggedElement {
-    const IN_SET: bool = false;
-
     fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
         Tagged(seed).deserialize(payload)
     }
 }
 
-impl<E: Wrap> Wrap for AsList<E> {
+impl Element for TaggedElement {
+    const IN_SET: bool = false;
+
+    fn skip<'de, D: de::Deserializer<'de>>(element: D) -> Result<(), D::Error> {
+        <serde_dynamo::AttributeValue as de::Deserialize<'de>>::deserialize(element).map(drop)
+    }
+}
+
+impl Element for AsTextElement {
+    fn skip<'de, D: de::Deserializer<'de>>(element: D) -> Result<(), D::Error> {
+        element.deserialize_str(de::IgnoredAny).map(drop)
+    }
+}
+
+impl Element for AsNumberElement {
+    fn skip<'de, D: de::Deserializer<'de>>(element: D) -> Result<(), D::Error> {
+        element.deserialize_str(de::IgnoredAny).map(drop)
+    }
+}
+
+impl Element for AsBinaryElement {
+    fn skip<'de, D: de::Deserializer<'de>>(element: D) -> Result<(), D::Error> {
+        de::Deserializer::deserialize_any(BinaryElement(element), de::IgnoredAny).map(drop)
+    }
+}
+
+impl<E: Element> Wrap for AsList<E> {
     fn run<'de, S: DeserializeSeed<'de>, D: de::Deserializer<'de>>(seed: S, payload: D) -> Result<S::Value, D::Error> {
         seed.deserialize(List::<D, E>(payload, PhantomData))
     }
@@ -314,7 +365,7 @@ impl<'de, S: DeserializeSeed<'de>, W: Wrap> DeserializeSeed<'de> for Payload<S, 
 /// A list payload (L, SS, NS, BS); `E` presents each element.
 struct List<D, E>(D, PhantomData<E>);
 
-impl<'de, D: de::Deserializer<'de>, E: Wrap> de::Deserializer<'de> for List<D, E> {
+impl<'de, D: de::Deserializer<'de>, E: Element> de::Deserializer<'de> for List<D, E> {
     type Error = D::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
@@ -335,29 +386,49 @@ impl<'de, D: de::Deserializer<'de>, E: Wrap> de::Deserializer<'de> for List<D, E
         self.deserialize_any(visitor)
     }
 
+    /// Never a map, nor a struct variant (which asks for one), as in serde_dynamo.
+    fn deserialize_map<V: Visitor<'de>>(self, _: V) -> Result<V::Value, D::Error> {
+        Err(de::Error::custom("expected a map (M), found a list"))
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
-        seq tuple tuple_struct map enum identifier
+        seq tuple tuple_struct enum identifier
     }
 }
 
 struct Elements<V, E>(V, PhantomData<E>);
 
-impl<'de, V: Visitor<'de>, E: Wrap> Visitor<'de> for Elements<V, E> {
+impl<'de, V: Visitor<'de>, E: Element> Visitor<'de> for Elements<V, E> {
     type Value = V::Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of DynamoDB values")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
-        self.0.visit_seq(ElementAccess::<A, E>(seq, PhantomData))
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V::Value, A::Error> {
+        let value = self.0.visit_seq(ElementAccess::<&mut A, E>(&mut seq, PhantomData))?;
+        // A tuple or a struct stops reading at its length; serde_dynamo drops the rest,
+        // where serde_json would call them trailing characters.
+        while seq.next_element_seed(Skip::<E>(PhantomData))?.is_some() {}
+        Ok(value)
+    }
+}
+
+/// An element left unread; see `Element::skip`.
+struct Skip<E>(PhantomData<E>);
+
+impl<'de, E: Element> DeserializeSeed<'de> for Skip<E> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, element: D) -> Result<(), D::Error> {
+        E::skip(element)
     }
 }
 
 struct ElementAccess<A, E>(A, PhantomData<E>);
 
-impl<'de, A: SeqAccess<'de>, E: Wrap> SeqAccess<'de> for ElementAccess<A, E> {
+impl<'de, A: SeqAccess<'de>, E: Element> SeqAccess<'de> for ElementAccess<A, E> {
     type Error = A::Error;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error> {

@@ -8,7 +8,8 @@
 //! target asks for a float (or is self-describing and the number is not an integer).
 
 /// The hints every payload deserializer answers alike: an option is `Some` (NULL aside), a
-/// newtype wraps the value, and an ignored value is skipped by serde_json itself.
+/// newtype wraps the value, and an ignored value is read as `deserialize_any` reads it, as
+/// serde_dynamo does: its JSON must be what the tag says, an N a number and a NULL `true`.
 macro_rules! present_value {
     () => {
         fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
@@ -27,7 +28,7 @@ macro_rules! present_value {
         }
 
         fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.0.deserialize_ignored_any(visitor)
+            self.deserialize_any(visitor)
         }
     };
 }

@@ -1,4 +1,5 @@
-//! Scalar payloads: S (a JSON string), N (a JSON string of digits), B (base64 text) and NULL.
+//! Scalar payloads: S (a JSON string), N (a JSON string of digits), B (base64 text), BOOL and
+//! NULL; the elements of sets; attribute names read as map keys.
 
 use std::fmt;
 
@@ -23,13 +24,7 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Text<D> {
         Err(de::Error::custom("expected binary data (B), found a string (S)"))
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_some(self)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        visitor.visit_newtype_struct(self)
-    }
+    present_value!();
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
@@ -38,10 +33,6 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Text<D> {
         visitor: V,
     ) -> Result<V::Value, D::Error> {
         self.0.deserialize_str(UnitVariant(visitor))
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_ignored_any(visitor)
     }
 
     serde::forward_to_deserialize_any! {
@@ -229,7 +220,8 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Binary<D> {
 }
 
 /// An element of a `BS` set: every request gets the bytes (a `String` target accepts them
-/// if they are UTF-8), exactly as serde_dynamo presents set elements.
+/// if they are UTF-8), exactly as serde_dynamo presents set elements; an ignored one is
+/// decoded too, as serde_dynamo's parse of the JSON decodes it.
 pub(super) struct BinaryElement<D>(pub(super) D);
 
 impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for BinaryElement<D> {
@@ -239,13 +231,56 @@ impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for BinaryElement<D> {
         self.0.deserialize_str(Base64(visitor))
     }
 
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_ignored_any(visitor)
-    }
-
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
-        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// An element of an `SS` or `NS` set, around the payload's deserializer (`Text`, `Number`).
+/// serde_dynamo hands set elements over bare (serde's `StringDeserializer`, its
+/// `DeserializerNumber`): an `Option` or a newtype target does not wrap them, and a bytes
+/// target is offered the value itself. Those requests go to `deserialize_any`; every other
+/// request is the payload's own.
+pub(super) struct SetElement<X>(pub(super) X);
+
+/// Passes requests through to the wrapped deserializer, extra arguments included.
+macro_rules! pass_through {
+    ($($method:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {
+        $(fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, X::Error> {
+            self.0.$method($($arg,)* visitor)
+        })*
+    };
+}
+
+impl<'de, X: de::Deserializer<'de>> de::Deserializer<'de> for SetElement<X> {
+    type Error = X::Error;
+
+    pass_through! {
+        deserialize_any(), deserialize_bool(), deserialize_i8(), deserialize_i16(), deserialize_i32(),
+        deserialize_i64(), deserialize_i128(), deserialize_u8(), deserialize_u16(), deserialize_u32(),
+        deserialize_u64(), deserialize_u128(), deserialize_f32(), deserialize_f64(), deserialize_char(),
+        deserialize_str(), deserialize_string(), deserialize_unit(), deserialize_unit_struct(name: &'static str),
+        deserialize_seq(), deserialize_tuple(len: usize), deserialize_tuple_struct(name: &'static str, len: usize),
+        deserialize_map(), deserialize_struct(name: &'static str, fields: &'static [&'static str]),
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]), deserialize_identifier(),
+        deserialize_ignored_any(),
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, X::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, X::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, X::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, X::Error> {
+        self.0.deserialize_any(visitor)
     }
 }
 
@@ -263,6 +298,25 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Base64<V> {
             .decode(text)
             .map_err(|err| E::custom(format_args!("binary (B) is not base64: {err}")))?;
         self.0.visit_byte_buf(bytes)
+    }
+}
+
+/// A `BOOL` payload: only `true` or `false`, whatever the target asks for (a `String` target
+/// refuses it, as in serde_dynamo, whose parse of the JSON refuses any other payload).
+pub(super) struct Flag<D>(pub(super) D);
+
+impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Flag<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_bool(visitor)
+    }
+
+    present_value!();
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
+        seq tuple tuple_struct map struct enum identifier
     }
 }
 
@@ -305,6 +359,77 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for NullFlag<V> {
             (true, true) => self.visitor.visit_none(),
             (true, false) => self.visitor.visit_unit(),
             (false, _) => Err(E::custom("NULL must be true")),
+        }
+    }
+}
+
+/// An attribute name (an item's or an M's) read as a map key, as serde_dynamo reads it: a
+/// string, except that an integer target gets it through `str::parse` (so "07" and "+7" are
+/// 7, and "-0" is 0) and a `bool` target takes "true" or "false". serde_json's own map keys
+/// read integers and floats as JSON numbers instead, so none of its key parsing is used.
+pub(super) struct Key<D>(pub(super) D);
+
+/// Integer keys: the same `str::parse` as an N payload.
+macro_rules! integer_keys {
+    ($($method:ident),* $(,)?) => {
+        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            de::Deserializer::$method(Number(self.0), visitor)
+        })*
+    };
+}
+
+impl<'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Key<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_str(visitor)
+    }
+
+    integer_keys! {
+        deserialize_i8, deserialize_i16, deserialize_i32, deserialize_i64, deserialize_i128,
+        deserialize_u8, deserialize_u16, deserialize_u32, deserialize_u64, deserialize_u128,
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_str(BoolKey(visitor))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_str(UnitVariant(visitor))
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, D::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    // Floats, options, bytes and the rest get the string, which they refuse (a `char`
+    // takes one of one character), as in serde_dynamo.
+    serde::forward_to_deserialize_any! {
+        f32 f64 char str string bytes byte_buf option unit unit_struct seq tuple tuple_struct map struct
+        identifier ignored_any
+    }
+}
+
+/// A `bool` named by a key.
+struct BoolKey<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for BoolKey<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a boolean key (true or false)")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<V::Value, E> {
+        match name {
+            "true" => self.0.visit_bool(true),
+            "false" => self.0.visit_bool(false),
+            _ => Err(E::invalid_value(de::Unexpected::Str(name), &self)),
         }
     }
 }
