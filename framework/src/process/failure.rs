@@ -24,11 +24,10 @@ impl Failure {
     /// A handler's error, kept as its message. The error is user code: a `Display` or a
     /// `Drop` that panics is contained here, and the record fails as usual.
     pub(crate) fn handler(error: BoxError) -> Self {
-        let message = std::panic::catch_unwind(AssertUnwindSafe(|| error.to_string()))
-            .unwrap_or_else(|panic| {
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(panic)));
-                "an error whose Display panicked".to_owned()
-            });
+        let message = std::panic::catch_unwind(AssertUnwindSafe(|| error.to_string())).unwrap_or_else(|panic| {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(panic)));
+            "an error whose Display panicked".to_owned()
+        });
         let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(error)));
         Self::Handler(message)
     }

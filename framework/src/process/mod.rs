@@ -19,5 +19,5 @@ pub(crate) use guard::{contained, guarded};
 pub(crate) use invocation::Invocation;
 pub(crate) use isolation::Isolation;
 pub(crate) use progress::Progress;
-pub(crate) use supervise::supervise;
 pub(crate) use span::{log_record_contents, record_span};
+pub(crate) use supervise::supervise;

@@ -8,10 +8,7 @@ use crate::Error;
 /// Turns a batch outcome into the response: empty `batchItemFailures` when everything was
 /// processed, otherwise exactly one entry, the sequence number of the first failed record,
 /// from which Lambda redelivers.
-pub(crate) fn respond(
-    outcome: Outcome,
-    error_when_nothing_processed: bool,
-) -> Result<DynamoDbEventResponse, Error> {
+pub(crate) fn respond(outcome: Outcome, error_when_nothing_processed: bool) -> Result<DynamoDbEventResponse, Error> {
     let (record, failure, processed) = match outcome {
         Outcome::Completed { records } => {
             tracing::info!(records, "batch processed");
@@ -20,11 +17,8 @@ pub(crate) fn respond(
         Outcome::Stopped { record, failure, processed } => (record, failure, processed),
     };
     let Some(sequence_number) = record.sequence_number.filter(|s| s.is_numeric()) else {
-        let error = Error::Unreportable {
-            position: record.position,
-            event_id: record.event_id,
-            failure: failure.to_string(),
-        };
+        let error =
+            Error::Unreportable { position: record.position, event_id: record.event_id, failure: failure.to_string() };
         tracing::error!(%error, "failing the whole batch");
         return Err(error);
     };
