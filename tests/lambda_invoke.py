@@ -11,10 +11,19 @@ response and every public malformed one a clear invocation error.
 
 Deadline budget: the emulator gives each invocation ten minutes; the margin is set so that
 two seconds remain, which `fault-sleep.json`'s three-second record overruns.
+
+`fault-block.json`'s record holds its thread for three seconds: the answer still comes by
+the margin, and the next invocation waits for the held thread before starting anything. Last,
+the same record holds its thread for seven seconds: the next invocation cannot start anything
+by its own margin, says so, and the process exits after answering, as Lambda's timeout would
+end the sandbox (`cargo lambda watch` then stops the function, so this check goes last).
 """
 
 import json
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 from lambda_watch import FIXTURES, ROOT, Checks, Watch, parse
 
@@ -22,6 +31,7 @@ SHARED_EVENTS = ROOT.parent / "shared" / "events"
 FUNCTION = "fault-injection"
 MARGIN_MS = 598_000  # of the emulator's 600_000 ms budget: 2 s left per invocation
 EXPECTED = json.loads((ROOT / "tests" / "fault-injection-expected.json").read_text())
+BLOCKING = "fault-block.json"
 
 
 def main():
@@ -38,8 +48,12 @@ def main():
             return 1
 
         for fixture, expected in EXPECTED["responses"].items():
+            started = time.monotonic()
             code, out, err = watch.invoke(FUNCTION, FIXTURES / fixture)
+            took = time.monotonic() - started
             got = parse(out) if code == 0 else None
+            if fixture == BLOCKING:
+                check("a held thread does not hold the answer", took < 2.9, f"answered after {took:.2f} s")
             if show:
                 print(f"\n# {EXPECTED['why'][fixture]}\n$ cargo lambda invoke {FUNCTION} --data-file tests/fixtures/{fixture}\n{json.dumps(got)}")
             check(fixture, got == expected, f"expected {json.dumps(expected)}, got rc={code} {out}{err}")
@@ -64,6 +78,23 @@ def main():
                 check(f"public-bad/{path.name}", code != 0 and "Error" in err, f"expected an invocation error, got {out}")
         else:
             print(f"skip: {SHARED_EVENTS} not present")
+
+        # Last: work that outlasts a whole later invocation ends the process.
+        long_block = json.loads((FIXTURES / BLOCKING).read_text())
+        for record in long_block["Records"]:
+            if "block_ms" in record["dynamodb"].get("NewImage", {}):
+                record["dynamodb"]["NewImage"]["block_ms"] = {"N": "7000"}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as payload:
+            json.dump(long_block, payload)
+        code, out, err = watch.invoke(FUNCTION, Path(payload.name))
+        check("a thread held 7 s: answered by the margin", code == 0 and parse(out) == EXPECTED["responses"][BLOCKING], f"rc={code} {out}{err}")
+        insert = json.loads((FIXTURES / "orders-insert.json").read_text())
+        first = min((r["dynamodb"]["SequenceNumber"] for r in insert["Records"]), key=lambda s: (len(s), s))
+        code, out, err = watch.invoke(FUNCTION, FIXTURES / "orders-insert.json")
+        check("the next invocation starts nothing while the thread is held", code == 0 and parse(out) == {"batchItemFailures": [{"itemIdentifier": first}]}, f"rc={code} {out}{err}")
+        time.sleep(1)
+        log = watch.log_path.read_text()
+        check("then the process exits, as Lambda's timeout would end the sandbox", "outlasted a whole invocation: exiting" in log, f"see {watch.log_path}")
     finally:
         watch.stop()
 

@@ -16,8 +16,7 @@ use crate::{Error, Router};
 /// can match it to the function's timeout.
 pub const DEADLINE_MARGIN_ENV: &str = "DDBSTREAM_DEADLINE_MARGIN_MS";
 
-/// How long, after answering, work an abandoned handler started may take to end before the
-/// process exits.
+/// How long, after answering, stuck abandoned work may take to end before the process exits.
 const ABANDONED_WORK_WAIT: Duration = Duration::from_millis(200);
 
 impl Router {
@@ -29,12 +28,13 @@ impl Router {
     ///
     /// `DDBSTREAM_METRICS_NAMESPACE` turns on [`metrics`](Self::metrics) unless they are on.
     ///
-    /// When a handler was abandoned at the deadline margin and what it started (a blocked
-    /// thread, blocking work, spawned tasks) has not ended shortly after the answer was
-    /// sent, the process exits, as Lambda's own timeout would end the sandbox: the
-    /// redelivery runs in a fresh one. At start-up it warns when the runtime cannot answer
-    /// by the margin while a handler blocks its thread (a current-thread runtime, or one
-    /// worker thread).
+    /// Work an abandoned handler started (a thread it holds, blocking work, spawned tasks)
+    /// is stopped or waited for before the next record starts, as under
+    /// [`handle`](Self::handle). If it is still running at the margin of a later
+    /// invocation, which therefore started nothing, the process exits once that answer is
+    /// sent, as Lambda's own timeout would have ended the sandbox: the redelivery runs in a
+    /// fresh one. At start-up it warns when the runtime cannot answer by the margin while a
+    /// handler blocks its thread (a current-thread runtime, or one worker thread).
     pub async fn run(mut self) -> Result<(), lambda_runtime::Error> {
         if self.deadline_margin.is_none() {
             self.deadline_margin = margin_from_env()?;
@@ -80,8 +80,8 @@ pub(crate) fn warn_if_blocking_can_delay_the_answer() {
     }
 }
 
-/// After each answer has been sent: if work an abandoned handler started is still running,
-/// wait a little, then exit the process.
+/// After each answer has been sent: if abandoned work kept that invocation from starting any
+/// record and is still running, wait a little, then exit the process.
 struct ExitOnAbandonedWork {
     router: Arc<Router>,
 }
@@ -137,12 +137,12 @@ impl<F: Future<Output = Result<(), lambda_runtime::Error>>> Future for AfterAnsw
             let answered = ready!(this.answer.as_mut().poll(cx));
             let router = Arc::clone(&this.router);
             this.check = Some(Box::pin(async move {
-                if router.has_abandoned_work()
+                if router.has_stuck_work()
                     && tokio::time::timeout(ABANDONED_WORK_WAIT, router.abandoned_work_ended()).await.is_err()
                 {
                     tracing::error!(
-                        "work started by an abandoned handler is still running after the answer: exiting, as \
-                         Lambda's timeout would, so that the redelivered records run in a fresh sandbox"
+                        "work started by an abandoned handler outlasted a whole invocation: exiting, as Lambda's \
+                         timeout would, so that the redelivered records run in a fresh sandbox"
                     );
                     std::process::exit(1);
                 }

@@ -7,7 +7,8 @@
 //!
 //! On both, per record, from the image (new, or old for removes): fail when attribute
 //! `fail` is `true` (BOOL), panic when `panic` is `true`, sleep `sleep_ms` (N) milliseconds
-//! before succeeding.
+//! before succeeding, hold the thread (`std::thread::sleep`, as blocking code would)
+//! `block_ms` (N) milliseconds before succeeding.
 
 use std::time::Duration;
 
@@ -48,6 +49,9 @@ pub struct Faults {
     /// Sleep this long before succeeding.
     #[serde(default)]
     pub sleep_ms: u64,
+    /// Hold the thread this long before succeeding.
+    #[serde(default)]
+    pub block_ms: u64,
 }
 
 impl Faults {
@@ -58,14 +62,14 @@ impl Faults {
             Some(AttributeValue::Bool(value)) => Ok(*value),
             Some(_) => Err(format!("attribute `{name}` must be a BOOL")),
         };
-        let sleep_ms = match item.get("sleep_ms") {
-            None => 0,
+        let millis = |name: &str| match item.get(name) {
+            None => Ok(0),
             Some(AttributeValue::N(n)) => {
-                n.parse().map_err(|_| "attribute `sleep_ms` must be a whole number of milliseconds")?
+                n.parse().map_err(|_| format!("attribute `{name}` must be a whole number of milliseconds"))
             }
-            Some(_) => return Err("attribute `sleep_ms` must be an N".into()),
+            Some(_) => Err(format!("attribute `{name}` must be an N")),
         };
-        Ok(Self { fail: flag("fail")?, panic: flag("panic")?, sleep_ms })
+        Ok(Self { fail: flag("fail")?, panic: flag("panic")?, sleep_ms: millis("sleep_ms")?, block_ms: millis("block_ms")? })
     }
 
     /// Does what the switches say.
@@ -75,6 +79,9 @@ impl Faults {
         }
         if self.fail {
             return Err(format!("fault injection: `fail` is set on {what}").into());
+        }
+        if self.block_ms > 0 {
+            std::thread::sleep(Duration::from_millis(self.block_ms));
         }
         if self.sleep_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;

@@ -25,6 +25,8 @@ pub(crate) struct Isolation {
     current: Mutex<Option<Runtime>>,
     stopping: Arc<Stopping>,
     warned_paused: AtomicBool,
+    /// Abandoned work outlasted a whole later invocation, which could start nothing.
+    stuck: AtomicBool,
 }
 
 /// Work of abandoned attempts that has not stopped yet.
@@ -105,6 +107,17 @@ impl Isolation {
             let _ = task.await;
             stopping.release();
         });
+    }
+
+    /// Notes that abandoned work kept a whole invocation from starting any record.
+    pub(crate) fn stuck(&self) {
+        self.stuck.store(true, Ordering::Release);
+    }
+
+    /// Whether abandoned work kept an invocation from starting any record and is still
+    /// running.
+    pub(crate) fn is_stuck(&self) -> bool {
+        self.stuck.load(Ordering::Acquire) && !self.is_settled()
     }
 
     /// Whether nothing an abandoned attempt started is still running.

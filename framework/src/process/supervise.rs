@@ -48,6 +48,7 @@ pub(crate) async fn supervise(
         if !settled {
             tracing::error!("abandoned work still running at the deadline margin: no record of this batch starts");
             invocation.deadline.stop();
+            isolation.stuck();
         }
     }
 

@@ -214,9 +214,10 @@ impl Router {
         self.handle(&payload, context).await
     }
 
-    /// Whether work that an abandoned handler started is still running.
-    pub(crate) fn has_abandoned_work(&self) -> bool {
-        !self.isolation.is_settled()
+    /// Whether work that an abandoned handler started is still running after it kept a
+    /// whole invocation from starting any record.
+    pub(crate) fn has_stuck_work(&self) -> bool {
+        self.isolation.is_stuck()
     }
 
     /// Waits until work that abandoned handlers started has ended.
