@@ -48,9 +48,16 @@
 //! - **Loud when unsure.** A payload that is not a stream event, a record from a stream with
 //!   no route, or a failed record with no numeric sequence number fails the whole
 //!   invocation ([`Error`]), never a guessed response.
-//! - **Panics contained, deadline kept.** A handler's panic fails its record; a handler still
-//!   running at the deadline margin is abandoned and its record reported, so the response
-//!   always reaches Lambda before its timeout.
+//! - **Panics contained, deadline kept.** A handler's panic (or one in its error's `Display`,
+//!   or in the `Drop` of its abandoned future) fails its record; a handler still running at
+//!   the deadline margin is abandoned and its record reported. On a multi-thread tokio
+//!   runtime with two or more workers (the default of `#[tokio::main]`) the response reaches
+//!   Lambda by the margin even when a handler blocks its thread; on a current-thread runtime
+//!   a handler that blocks the only thread delays it, and [`Router::run`] warns at start-up.
+//! - **Abandoned work stops first.** Handlers run with a runtime of the router's own as the
+//!   current runtime; after an abandonment it is retired (tasks cancelled, blocking work
+//!   waited for), and no record starts until everything the abandoned attempt started has
+//!   stopped, so it never runs alongside, or after, the redelivery.
 //!
 //! # Routing
 //!

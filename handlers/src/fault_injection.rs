@@ -69,7 +69,12 @@ impl Faults {
             }
             Some(_) => Err(format!("attribute `{name}` must be an N")),
         };
-        Ok(Self { fail: flag("fail")?, panic: flag("panic")?, sleep_ms: millis("sleep_ms")?, block_ms: millis("block_ms")? })
+        Ok(Self {
+            fail: flag("fail")?,
+            panic: flag("panic")?,
+            sleep_ms: millis("sleep_ms")?,
+            block_ms: millis("block_ms")?,
+        })
     }
 
     /// Does what the switches say.

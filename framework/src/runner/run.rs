@@ -246,6 +246,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     }
 
     pub(crate) async fn open(&self) -> Result<Session, RunnerError> {
+        crate::runtime::warn_if_blocking_can_delay_the_answer();
         self.open_at(self.settings.start).await
     }
 
