@@ -262,3 +262,42 @@ async fn per_key_concurrency_keeps_each_key_in_order_and_reports_the_lowest_fail
     let response = respond(&sequential, &interleaved(), &Context::default()).await;
     assert_eq!(response.ok(), Some(expected(None)), "the recorder never fails");
 }
+
+/// Shared state for the state tests: where each call is logged, and a tag.
+#[derive(Clone)]
+struct Shared {
+    log: CallLog,
+    tag: &'static str,
+}
+
+async fn with_state(ddbstream::State(shared): ddbstream::State<Shared>, change: Change<Item>) -> Result<(), BoxError> {
+    shared.log.push(format!("{}:{}", shared.tag, change.sequence_number()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn handlers_take_the_routers_state_and_plain_handlers_keep_working() {
+    let log = CallLog::default();
+    let router = Router::new()
+        .with_state(Shared { log: log.clone(), tag: "state" })
+        .stream("Orders", with_state)
+        .fallback(recorder::<Item>(&log, "plain"));
+    let response = respond(&router, &fixture("orders-modify.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)));
+    let response = respond(&router, &fixture("customers-fallback.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)));
+    let entries = log.entries();
+    assert!(
+        entries.iter().any(|e| e.starts_with("state:")) && entries.iter().any(|e| e.starts_with("plain:")),
+        "{entries:?}"
+    );
+}
+
+#[test]
+fn a_handler_taking_state_the_router_lacks_is_refused_at_registration() {
+    let panic = std::panic::catch_unwind(|| Router::new().stream("Orders", with_state))
+        .err()
+        .and_then(|p| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(panic.contains("takes State<") && panic.contains("Router::with_state"), "{panic}");
+}

@@ -85,6 +85,8 @@
 
 mod change;
 mod decode;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 mod error;
 mod handler;
 pub mod logging;
@@ -102,7 +104,7 @@ pub mod testing;
 pub use change::{Change, ChangeKind, EventName, Metadata, StreamViewType, UserIdentity};
 pub use decode::{DecodeError, MissingImage};
 pub use error::{BoxError, Error};
-pub use handler::{BatchFailure, BatchHandler, RecordHandler};
+pub use handler::{BatchFailure, BatchHandler, RecordHandler, State, States};
 pub use lambda_runtime::Context;
 pub use metrics::METRICS_NAMESPACE_ENV;
 pub use payload::{SequenceNumber, StreamArn};

@@ -7,6 +7,7 @@
 //! | `customers-replicator` | Customers | `CustomersByEmail`, the customers keyed by email ([`replica`]) |
 //! | `audit-archive` | Orders, Customers | every change into `Audit`, TTL expiries marked ([`audit`]) |
 //! | `fault-injection` | any | a test tool for failure handling ([`fault_injection`]) |
+//! | (example) | Likes | `PostStats.like_count` per post, exactly once ([`likes`]) |
 //!
 //! Each binary's `main.rs` is thin Lambda glue; the logic here is plain functions of typed
 //! changes, and the `plan` functions return the DynamoDB writes without making them, so they
@@ -15,6 +16,7 @@
 pub mod audit;
 pub mod config;
 pub mod fault_injection;
+pub mod likes;
 pub mod model;
 pub mod orders;
 pub mod replica;

@@ -2,6 +2,8 @@
 
 mod batch;
 mod record;
+mod state;
 
 pub use batch::{BatchFailure, BatchHandler};
 pub use record::RecordHandler;
+pub use state::{State, States};

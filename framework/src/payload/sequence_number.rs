@@ -43,6 +43,27 @@ impl SequenceNumber {
         !self.0.is_empty() && self.0.bytes().all(|b| b.is_ascii_digit())
     }
 
+    /// The width of [`sortable`](Self::sortable) text: the most digits DynamoDB Streams uses.
+    pub const SORTABLE_WIDTH: usize = 40;
+
+    /// The number as fixed-width, zero-padded text, for storing in DynamoDB: its numbers
+    /// keep 38 significant digits and sequence numbers reach 40, so they are stored as
+    /// strings, and at a fixed width text order is numeric order (a condition such as
+    /// `last_seq < :seq` compares them exactly). `None` when the text is not a number of at
+    /// most 40 significant digits.
+    ///
+    /// ```
+    /// use ddbstream::SequenceNumber;
+    /// let (a, b) = (SequenceNumber::new("9"), SequenceNumber::new("10"));
+    /// assert!(a.sortable() < b.sortable());
+    /// assert_eq!(a.sortable().map(|s| s.len()), Some(40));
+    /// assert_eq!(SequenceNumber::new("fake").sortable(), None);
+    /// ```
+    pub fn sortable(&self) -> Option<String> {
+        let digits = self.significant()?;
+        (digits.len() <= Self::SORTABLE_WIDTH).then(|| format!("{digits:0>width$}", width = Self::SORTABLE_WIDTH))
+    }
+
     /// The digits without leading zeros (`"0"` for zero); `None` when not numeric.
     fn significant(&self) -> Option<&str> {
         if !self.is_numeric() {

@@ -8,9 +8,11 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::{ErasedRoute, Filter, IntoRoute, Route};
+use crate::handler::States;
 use crate::payload::RawRecord;
 use crate::process::{guarded, log_record_contents, record_span, Failure, Invocation, SegmentFailure};
-use crate::{Change, EventName, RecordHandler};
+use crate::{BoxError, Change, EventName, RecordHandler, State};
+use std::future::Future;
 
 /// A per-change route with optional filters; build it with [`each`].
 pub struct Each<H, T, K> {
@@ -170,6 +172,38 @@ where
 {
     fn into_route(self) -> Route {
         Route { inner: Box::new(self) }
+    }
+}
+
+/// A handler that takes the router's state first: `async fn(State<S>, Change<T, K>)`.
+impl<F, Fut, E, S, T, K> IntoRoute<(fn(State<S>, Change<T, K>), S, T, K)> for F
+where
+    F: Fn(State<S>, Change<T, K>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: Into<BoxError>,
+    S: Clone + Send + Sync + 'static,
+    T: DeserializeOwned + Send + 'static,
+    K: DeserializeOwned + Send + 'static,
+{
+    #[track_caller]
+    fn into_route(self) -> Route {
+        panic!(
+            "a handler taking State<{}> is registered with Router::stream or Router::fallback, after \
+             Router::with_state",
+            std::any::type_name::<S>()
+        )
+    }
+
+    #[track_caller]
+    fn into_route_with(self, states: &States) -> Route {
+        let Some(state) = states.get::<S>() else {
+            panic!(
+                "this route's handler takes State<{0}>, and the router has none: call \
+                 Router::with_state(<{0}>) before registering it",
+                std::any::type_name::<S>()
+            )
+        };
+        each(move |change: Change<T, K>| self(State(state.clone()), change)).into_route()
     }
 }
 

@@ -2,6 +2,7 @@
 
 use futures_util::future::BoxFuture;
 
+use crate::handler::States;
 use crate::payload::RawRecord;
 use crate::process::{Invocation, SegmentFailure};
 
@@ -35,6 +36,17 @@ pub struct Route {
 pub trait IntoRoute<M> {
     /// Turns it into a route.
     fn into_route(self) -> Route;
+
+    /// Turns it into a route, with the router's states at hand (for handlers that take a
+    /// [`State`](crate::State)).
+    #[doc(hidden)]
+    fn into_route_with(self, states: &States) -> Route
+    where
+        Self: Sized,
+    {
+        let _ = states;
+        self.into_route()
+    }
 }
 
 impl IntoRoute<()> for Route {

@@ -86,7 +86,8 @@ impl Router {
             "stream {kind} `{stream}` already has a route: register one handler per stream"
         );
         routes.push((stream.to_owned(), index));
-        table.routes.push(Arc::from(route.into_route().inner));
+        let route = route.into_route_with(&table.states);
+        table.routes.push(Arc::from(route.inner));
         self
     }
 
@@ -100,7 +101,33 @@ impl Router {
         let table = Arc::make_mut(&mut self.table);
         assert!(table.fallback.is_none(), "the router already has a fallback route");
         table.fallback = Some(table.routes.len());
-        table.routes.push(Arc::from(route.into_route().inner));
+        let route = route.into_route_with(&table.states);
+        table.routes.push(Arc::from(route.inner));
+        self
+    }
+
+    /// Registers shared state (SDK clients, table names, settings) for the routes
+    /// registered after it: a handler takes it as its first argument, `State<S>`, and gets
+    /// a clone per call. One state per type; registering a type again replaces it for the
+    /// routes that follow.
+    ///
+    /// ```
+    /// use ddbstream::{BoxError, Change, Item, Router, State};
+    ///
+    /// #[derive(Clone)]
+    /// struct Tables {
+    ///     stats: String,
+    /// }
+    ///
+    /// async fn on_like(State(tables): State<Tables>, change: Change<Item>) -> Result<(), BoxError> {
+    ///     tracing::info!(table = %tables.stats, seq = %change.sequence_number(), "like");
+    ///     Ok(())
+    /// }
+    ///
+    /// let router = Router::new().with_state(Tables { stats: "PostStats".into() }).stream("Likes", on_like);
+    /// ```
+    pub fn with_state<S: Clone + Send + Sync + 'static>(mut self, state: S) -> Self {
+        Arc::make_mut(&mut self.table).states.insert(state);
         self
     }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::ErasedRoute;
+use crate::handler::States;
 use crate::payload::{RawRecord, StreamArn};
 use crate::Error;
 
@@ -14,6 +15,8 @@ pub(crate) struct RouteTable {
     pub(crate) by_arn: Vec<(String, usize)>,
     pub(crate) by_table: Vec<(String, usize)>,
     pub(crate) fallback: Option<usize>,
+    /// The states handlers may take, by type.
+    pub(crate) states: States,
 }
 
 impl RouteTable {

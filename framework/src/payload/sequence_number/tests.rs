@@ -64,3 +64,22 @@ proptest! {
         prop_assert_eq!(hash(&padded), hash(&plain));
     }
 }
+
+proptest! {
+    #[test]
+    fn sortable_text_orders_as_the_numbers_do(a in "[0-9]{1,40}", b in "[0-9]{1,40}") {
+        let (x, y) = (SequenceNumber::new(a), SequenceNumber::new(b));
+        let (sx, sy) = (x.sortable(), y.sortable());
+        prop_assert!(sx.is_some() && sy.is_some());
+        prop_assert_eq!(sx.cmp(&sy), x.cmp(&y));
+    }
+}
+
+#[test]
+fn sortable_refuses_what_is_not_a_number_of_at_most_forty_digits() {
+    assert_eq!(SequenceNumber::new("fake").sortable(), None);
+    assert_eq!(SequenceNumber::new("").sortable(), None);
+    assert_eq!(SequenceNumber::new("1".repeat(41)).sortable(), None);
+    assert_eq!(SequenceNumber::new(format!("0{}", "1".repeat(40))).sortable().map(|s| s.len()), Some(40));
+    assert_eq!(SequenceNumber::new("42").sortable().as_deref(), Some("0000000000000000000000000000000000000042"));
+}

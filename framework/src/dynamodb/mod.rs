@@ -1,0 +1,40 @@
+//! Ordered, exactly-once writes to DynamoDB (feature `dynamodb`).
+//!
+//! Lambda delivers each record at least once, and after a partial failure it redelivers
+//! records that were already processed. [`ExactlyOnce`] makes a change's writes happen at
+//! most once per item, and never behind a newer change of that item: a guard item keyed by
+//! the changed item holds the sequence number of the last change applied, and is checked
+//! and written in the same transaction as your writes. A redelivered change, or an older
+//! one replayed after a newer, fails the guard's condition, and nothing is written.
+//!
+//! ```no_run
+//! use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+//! use ddbstream::dynamodb::{Applied, ExactlyOnce};
+//! use ddbstream::{BoxError, Change, Item};
+//!
+//! async fn count(once: &ExactlyOnce, change: Change<Item>) -> Result<(), BoxError> {
+//!     let bump = Update::builder()
+//!         .table_name("Counters")
+//!         .key("pk", AttributeValue::S("all".into()))
+//!         .update_expression("ADD changes :one")
+//!         .expression_attribute_values(":one", AttributeValue::N("1".into()))
+//!         .build()?;
+//!     match once.apply(&change, [TransactWriteItem::builder().update(bump).build()]).await? {
+//!         Applied::Written => tracing::info!("counted"),
+//!         Applied::AlreadyApplied => tracing::info!("a redelivery: counted before"),
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The guard table needs a string partition key (`pk` unless you name another, and
+//! optionally a sort key with a fixed value, for single-table designs). The guard item of
+//! an item is `{pk: "<table>#<keys as JSON>", last_seq: "<40-digit sequence number>"}`.
+
+mod error;
+mod guard;
+mod limits;
+
+pub use error::WriteError;
+pub use guard::{Applied, ExactlyOnce};
+pub use limits::{item_size, MAX_ITEM_BYTES, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES};

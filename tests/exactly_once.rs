@@ -1,0 +1,141 @@
+//! `ddbstream::dynamodb::ExactlyOnce`: one scenario suite, run against DynamoDB (moto, over
+//! HTTP) and against the in-memory twin, which must give the same answers; and what only
+//! DynamoDB can say (a failed condition of the user's own write, a missing table).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use ddbstream::dynamodb::{Applied, ExactlyOnce};
+use ddbstream::testing::{lambda_event, KeySchema, Table};
+use ddbstream::{Change, Item, SequenceNumber, StreamViewType};
+use workspace_tests::{collect_changes, create_table, local_client, local_dynamodb};
+
+/// Three changes: item A (seq 1), item A again (seq 2), item B (seq 3).
+async fn changes() -> Vec<Change<Item, Item>> {
+    let mut table = Table::new("Things", KeySchema::hash("pk"), StreamViewType::NewImage);
+    for (pk, v) in [("A", "1"), ("A", "2"), ("B", "1")] {
+        let item = Item::from(HashMap::from([
+            ("pk".to_owned(), serde_dynamo::AttributeValue::S(pk.into())),
+            ("v".to_owned(), serde_dynamo::AttributeValue::N(v.into())),
+        ]));
+        table.put(item).unwrap_or_else(|e| panic!("{e}"));
+    }
+    collect_changes(&lambda_event(&table.stream().records())).await
+}
+
+/// A write of the change's sequence number into `data_table`.
+fn write(data_table: &str, change: &Change<Item, Item>) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(data_table)
+        .item("pk", AttributeValue::S(format!("data#{}", change.sequence_number())))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    TransactWriteItem::builder().put(put).build()
+}
+
+/// The scenario suite: each step's answer, `Err` as a short kind.
+async fn scenario(once: &ExactlyOnce, data_table: &str) -> Vec<Result<Applied, String>> {
+    let c = changes().await;
+    let apply = |i: usize| once.apply(&c[i], [write(data_table, &c[i])]);
+    let keyed = |i: usize| once.apply_keyed(&c[i], "shared", [write(data_table, &c[i])]);
+    let mut fake = c[0].clone();
+    fake.meta.sequence_number = SequenceNumber::new("fake");
+    let kind = |r: Result<Applied, ddbstream::dynamodb::WriteError>| {
+        r.map_err(
+            |e| if e.to_string().contains("at most 100 actions") { "limit".to_owned() } else { "error".to_owned() },
+        )
+    };
+    vec![
+        kind(apply(0).await),                                                      // A seq 1: written
+        kind(apply(0).await),                                                      // redelivered: skipped
+        kind(apply(1).await),                                                      // A seq 2: written
+        kind(apply(0).await),                                                      // A seq 1 after seq 2: skipped
+        kind(apply(2).await),                                                      // B: its own guard
+        kind(apply(2).await),                                                      // B redelivered
+        kind(keyed(1).await),                                                      // a named guard
+        kind(keyed(0).await),                                                      // older under that guard
+        kind(keyed(2).await),                                                      // newer under that guard
+        kind(once.apply(&fake, [write(data_table, &c[0])]).await),                 // no numeric sequence number
+        kind(once.apply(&c[2], (0..100).map(|_| write(data_table, &c[2]))).await), // too many writes
+    ]
+}
+
+fn expected() -> Vec<Result<Applied, String>> {
+    use Applied::*;
+    vec![
+        Ok(Written),
+        Ok(AlreadyApplied),
+        Ok(Written),
+        Ok(AlreadyApplied),
+        Ok(Written),
+        Ok(AlreadyApplied),
+        Ok(Written),
+        Ok(AlreadyApplied),
+        Ok(Written),
+        Err("error".into()),
+        Err("limit".into()),
+    ]
+}
+
+#[tokio::test]
+async fn the_twin_follows_the_guard_rule() {
+    let twin = ExactlyOnce::in_memory();
+    assert_eq!(scenario(&twin, "Data").await, expected());
+    let keys: Vec<String> = twin.applied().into_iter().map(|(key, _)| key).collect();
+    let (a, b) = (r#"Things#{"pk":{"S":"A"}}"#, r#"Things#{"pk":{"S":"B"}}"#);
+    assert_eq!(keys, [a, a, b, "shared", "shared"]);
+}
+
+#[tokio::test]
+async fn dynamodb_and_the_twin_agree() {
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let guards = create_table(&client, "Guards", "pk", None).await;
+    let data = create_table(&client, "Data", "pk", None).await;
+    let once = ExactlyOnce::new(client.clone(), &guards);
+    let moto = scenario(&once, &data).await;
+    assert_eq!(moto, expected());
+    assert_eq!(scenario(&ExactlyOnce::in_memory(), &data).await, moto);
+    // Only what the guard let through was written: the data of seq 1, 2 and 3 (2 and 3
+    // once more under "shared", onto the same items).
+    let written = client.scan().table_name(&data).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written.count(), 3, "{:?}", written.items());
+}
+
+#[tokio::test]
+async fn a_failed_condition_of_your_own_write_is_an_error_not_a_skip() {
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let guards = create_table(&client, "Guards", "pk", None).await;
+    let data = create_table(&client, "Data", "pk", None).await;
+    let once = ExactlyOnce::new(client, &guards);
+    let c = changes().await;
+    let never = Put::builder()
+        .table_name(&data)
+        .item("pk", AttributeValue::S("x".into()))
+        .condition_expression("attribute_exists(pk)")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let result = once.apply(&c[0], [TransactWriteItem::builder().put(never).build()]).await;
+    let message = result.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("TransactWriteItems failed") && message.contains("ConditionalCheckFailed"), "{message}");
+    // The guard was not written either: the change is still to be applied.
+    assert_eq!(once.apply(&c[0], [write(&data, &c[0])]).await.ok(), Some(Applied::Written));
+}
+
+#[tokio::test]
+async fn an_sdk_error_carries_its_source_chain() {
+    if !local_dynamodb() {
+        return;
+    }
+    let once = ExactlyOnce::new(local_client().await, "NoSuchGuardTable");
+    let c = changes().await;
+    let message =
+        once.apply(&c[0], [write("NoSuchTable", &c[0])]).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.starts_with("TransactWriteItems failed: service error: "), "{message}");
+    assert!(message.contains("ResourceNotFoundException"), "{message}");
+}
