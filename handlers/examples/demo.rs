@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use ddbstream::runner::{DynamoDbCheckpoints, DynamoDbStreams, Runner, RunnerError};
-use ddbstream::{BoxError, Change, Router};
+use ddbstream::{BoxError, Change, Router, State};
 use handlers::model::{Order, OrderKey};
 use handlers::{audit, orders, replica};
 use tokio::sync::watch;
@@ -135,29 +135,31 @@ async fn workload_while_stopped(client: &Client) -> Demo<u32> {
 /// first change, to show a retry from exactly that record.
 fn orders_router(client: Client) -> Router {
     let tables = orders::Tables { orders: "Orders".into(), totals: "CustomerTotals".into(), outbox: "Outbox".into() };
-    let shared = Arc::new((client, tables));
     let failed_once = Arc::new(AtomicBool::new(false));
-    Router::new().stream("Orders", move |change: Change<Order, OrderKey>| {
-        let (shared, failed_once) = (Arc::clone(&shared), Arc::clone(&failed_once));
-        async move {
-            let status = change.new_image().map_or("(removed)", |o| o.status.as_str()).to_owned();
-            if change.keys.order_id == "order-0005" && !failed_once.swap(true, Ordering::SeqCst) {
+    Router::new().with_state(orders::Projector::new(client, tables)).stream(
+        "Orders",
+        move |State(projector): State<orders::Projector>, change: Change<Order, OrderKey>| {
+            let failed_once = Arc::clone(&failed_once);
+            async move {
+                let status = change.new_image().map_or("(removed)", |o| o.status.as_str()).to_owned();
+                if change.keys.order_id == "order-0005" && !failed_once.swap(true, Ordering::SeqCst) {
+                    println!(
+                        "  orders-projector  {:<6} {} -> {status}: injected failure (the runner retries it)",
+                        change.event_name().as_str(),
+                        change.keys.order_id
+                    );
+                    return Err::<(), BoxError>("injected transient failure".into());
+                }
+                let applied = orders::apply(&projector, change.clone()).await?;
                 println!(
-                    "  orders-projector  {:<6} {} -> {status}: injected failure (the runner retries it)",
+                    "  orders-projector  {:<6} {} -> {status} ({applied:?})",
                     change.event_name().as_str(),
                     change.keys.order_id
                 );
-                return Err::<(), BoxError>("injected transient failure".into());
+                Ok(())
             }
-            let applied = orders::handle(&shared.0, &shared.1, change.clone()).await?;
-            println!(
-                "  orders-projector  {:<6} {} -> {status} ({applied:?})",
-                change.event_name().as_str(),
-                change.keys.order_id
-            );
-            Ok(())
-        }
-    })
+        },
+    )
 }
 
 fn customers_router(client: Client) -> Router {

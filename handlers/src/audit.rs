@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::Client;
 use ddbstream::{batch, BatchFailure, BoxError, Change, Item, Router};
 
 use crate::config::{required, MissingSetting};
-use crate::store::{error_chain, item, n, s, sortable};
+use crate::store::{error_chain, item, n, s};
 
 /// How long audit items are kept.
 pub const RETENTION_SECONDS: u64 = 365 * 24 * 3600;
@@ -58,7 +58,7 @@ pub fn audit_item(change: &Change<Item>) -> Result<HashMap<String, AttributeValu
         .map_or(0, |d| d.as_secs());
     let mut audit = item([
         ("pk", s(format!("{table}#{}", key_text(&change.keys)))),
-        ("sk", s(sortable(change.sequence_number())?)),
+        ("sk", s(change.sequence_number().sortable().ok_or(crate::store::NOT_SORTABLE)?)),
         ("table", s(table)),
         ("event_name", s(change.event_name().as_str())),
         ("event_id", s(&meta.event_id)),

@@ -16,7 +16,7 @@ pub struct Order {
 }
 
 /// The key of the `Orders` table.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
 pub struct OrderKey {
     /// Partition key.
     pub order_id: String,

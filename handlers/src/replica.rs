@@ -19,7 +19,7 @@ use ddbstream::{BoxError, Change, Router};
 
 use crate::config::{required, MissingSetting};
 use crate::model::{Customer, CustomerKey};
-use crate::store::{apply, item, n, s, sortable, Applied};
+use crate::store::{apply, item, n, s, Applied};
 
 /// How long a tombstone outlives its change: twice the stream's 24-hour retention.
 pub const TOMBSTONE_SECONDS: u64 = 48 * 3600;
@@ -42,7 +42,7 @@ impl Tables {
 
 /// The view writes for one customer change.
 pub fn plan(change: &Change<Customer, CustomerKey>, table: &str) -> Result<Vec<TransactWriteItem>, BoxError> {
-    let seq = sortable(change.sequence_number())?;
+    let seq = change.sequence_number().sortable().ok_or(crate::store::NOT_SORTABLE)?;
     let at = change.meta.approximate_creation_time.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
     let expires_at = at.map_or(0, |d| d.as_secs()) + TOMBSTONE_SECONDS;
     let new = change.new_image();

@@ -145,7 +145,6 @@ impl ExactlyOnce {
             .table_name(&self.table)
             .item(&self.partition_key, AttributeValue::S(key.to_owned()))
             .item(LAST_SEQ, AttributeValue::S(seq.clone()))
-            .item("event_id", AttributeValue::S(change.meta.event_id.clone()))
             .condition_expression("attribute_not_exists(#last) OR #last < :seq")
             .expression_attribute_names("#last", LAST_SEQ)
             .expression_attribute_values(":seq", AttributeValue::S(seq));

@@ -1,16 +1,14 @@
 //! Trigger: an order moving to `SHIPPED` writes one notification to the outbox table.
 //!
-//! Idempotency: the outbox item's key is the order and the sequence number of the change
-//! that shipped it (`pk = ORDER#<id>`, `sk = SHIPPED#<seq>`), written with
-//! `attribute_not_exists(pk)`, in the same transaction as the order's guarded contribution
-//! (see `totals`): a redelivery can never write a second notification. Consumers mark items
-//! as sent rather than delete them, so a replay cannot recreate one.
+//! Idempotency: the notification is written with the order's guard (see [`crate::orders`]):
+//! a redelivery never writes a second one. Its key is the order and the sequence number of
+//! the change that shipped it (`pk = ORDER#<id>`, `sk = SHIPPED#<seq>`).
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use ddbstream::{BoxError, Change};
 
 use crate::model::{Order, OrderKey, SHIPPED};
-use crate::store::{item, n, s, sortable};
+use crate::store::{item, n, s};
 
 /// The notification to write, if this change is the move to `SHIPPED`.
 pub fn plan(change: &Change<Order, OrderKey>, table: &str) -> Result<Option<TransactWriteItem>, BoxError> {
@@ -19,7 +17,7 @@ pub fn plan(change: &Change<Order, OrderKey>, table: &str) -> Result<Option<Tran
     if new.status != SHIPPED || was_shipped {
         return Ok(None);
     }
-    let seq = sortable(change.sequence_number())?;
+    let seq = change.sequence_number().sortable().ok_or(crate::store::NOT_SORTABLE)?;
     let shipped_at = change
         .meta
         .approximate_creation_time
@@ -37,7 +35,6 @@ pub fn plan(change: &Change<Order, OrderKey>, table: &str) -> Result<Option<Tran
             ("shipped_at", n(shipped_at)),
             ("sent", aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
         ])))
-        .condition_expression("attribute_not_exists(pk)")
         .build()?;
     Ok(Some(TransactWriteItem::builder().put(notification).build()))
 }
