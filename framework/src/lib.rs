@@ -108,6 +108,7 @@ pub use handler::{BatchFailure, BatchHandler, RecordHandler, State, States};
 pub use lambda_runtime::Context;
 pub use metrics::METRICS_NAMESPACE_ENV;
 pub use payload::{SequenceNumber, StreamArn};
+pub use process::invocation_deadline;
 pub use route::router::DEFAULT_DEADLINE_MARGIN;
 pub use route::{batch, each, Batch, Each, IntoRoute, Route, Router};
 pub use runtime::DEADLINE_MARGIN_ENV;

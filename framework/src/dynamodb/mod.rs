@@ -27,14 +27,19 @@
 //! }
 //! ```
 //!
+//! For effects outside DynamoDB (an HTTP call, an e-mail), [`Idempotency`] claims each
+//! record before its effect and marks it done after, so a redelivery skips the effect.
+//!
 //! The guard table needs a string partition key (`pk` unless you name another, and
 //! optionally a sort key with a fixed value, for single-table designs). The guard item of
 //! an item is `{pk: "<table>#<keys as JSON>", last_seq: "<40-digit sequence number>"}`.
 
 mod error;
 mod guard;
+mod idempotency;
 mod limits;
 
 pub use error::WriteError;
 pub use guard::{Applied, ExactlyOnce};
+pub use idempotency::{Effect, Idempotency, DEFAULT_LEASE, STREAM_RETENTION};
 pub use limits::{item_size, MAX_ITEM_BYTES, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES};

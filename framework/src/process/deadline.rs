@@ -14,6 +14,8 @@ use tokio::time::Instant;
 #[derive(Clone, Debug)]
 pub(crate) struct Deadline {
     cutoff: Option<Instant>,
+    /// Lambda's deadline itself, on the system clock.
+    at: Option<SystemTime>,
     stopped: Arc<AtomicBool>,
 }
 
@@ -25,14 +27,23 @@ impl Deadline {
     pub(crate) fn new(deadline_ms: u64, margin: Duration) -> Self {
         const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
         let remaining = match deadline_ms {
-            0 => return Self { cutoff: None, stopped: Arc::default() },
+            0 => return Self { cutoff: None, at: None, stopped: Arc::default() },
             budget if budget < EPOCH_MS_FLOOR => Duration::from_millis(budget),
             epoch => {
                 let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(epoch);
                 deadline.duration_since(SystemTime::now()).unwrap_or_default()
             }
         };
-        Self { cutoff: Some(Instant::now() + remaining.saturating_sub(margin)), stopped: Arc::default() }
+        Self {
+            cutoff: Some(Instant::now() + remaining.saturating_sub(margin)),
+            at: Some(SystemTime::now() + remaining),
+            stopped: Arc::default(),
+        }
+    }
+
+    /// Lambda's deadline (not less the margin), if known.
+    pub(crate) fn at(&self) -> Option<SystemTime> {
+        self.at
     }
 
     /// When the margin is reached, if a deadline is known.

@@ -10,9 +10,11 @@
 //! its tasks are cancelled, its blocking work is waited for on a thread of its own, and no
 //! record of this router starts until everything it held has stopped.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::SystemTime;
 use std::{future::Future, pin::Pin};
 
 use tokio::runtime::{Handle, Runtime};
@@ -163,16 +165,22 @@ fn clock_is_paused() -> bool {
 }
 
 /// A future polled with `runtime` as the current runtime (when there is one), so what it
-/// spawns, and the timers and sockets it creates, belong to that runtime.
+/// spawns, and the timers and sockets it creates, belong to that runtime; and with its
+/// invocation's deadline readable through [`invocation_deadline`].
 pub(crate) struct Entered<F> {
     runtime: Option<Handle>,
+    deadline: Option<SystemTime>,
     inner: Pin<Box<F>>,
 }
 
 impl<F> Entered<F> {
-    pub(crate) fn new(runtime: Option<Handle>, inner: F) -> Self {
-        Self { runtime, inner: Box::pin(inner) }
+    pub(crate) fn new(runtime: Option<Handle>, deadline: Option<SystemTime>, inner: F) -> Self {
+        Self { runtime, deadline, inner: Box::pin(inner) }
     }
+}
+
+thread_local! {
+    static DEADLINE: Cell<Option<SystemTime>> = const { Cell::new(None) };
 }
 
 impl<F: Future> Future for Entered<F> {
@@ -181,6 +189,16 @@ impl<F: Future> Future for Entered<F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
         let _entered = this.runtime.as_ref().map(Handle::enter);
-        this.inner.as_mut().poll(cx)
+        let outer = DEADLINE.with(|deadline| deadline.replace(this.deadline));
+        let polled = this.inner.as_mut().poll(cx);
+        DEADLINE.with(|deadline| deadline.set(outer));
+        polled
     }
+}
+
+/// The deadline of the invocation whose handler is being polled on this thread (Lambda's
+/// deadline, not less the margin); `None` outside a handler, or when the invocation has no
+/// deadline (`Context::default()`). Tasks a handler spawns do not see it.
+pub fn invocation_deadline() -> Option<SystemTime> {
+    DEADLINE.with(Cell::get)
 }

@@ -17,6 +17,7 @@ pub(crate) use deadline::Deadline;
 pub(crate) use failure::{Failure, SegmentFailure};
 pub(crate) use guard::{contained, guarded};
 pub(crate) use invocation::Invocation;
+pub use isolation::invocation_deadline;
 pub(crate) use isolation::Isolation;
 pub(crate) use progress::Progress;
 pub(crate) use span::{log_record_contents, record_span};
