@@ -16,6 +16,10 @@ pub enum TableError {
     UnknownShard(String),
     /// The shard is closed and cannot be split again.
     ShardClosed(String),
+    /// A value given as an item does not serialize to a DynamoDB item (a map).
+    NotAnItem(String),
+    /// A fixture file could not be written.
+    Io(String),
 }
 
 impl fmt::Display for TableError {
@@ -26,6 +30,8 @@ impl fmt::Display for TableError {
             Self::ConditionalCheckFailed => f.write_str("the conditional request failed"),
             Self::UnknownShard(id) => write!(f, "no shard `{id}` in this stream"),
             Self::ShardClosed(id) => write!(f, "shard `{id}` is closed"),
+            Self::NotAnItem(detail) => write!(f, "not an item: {detail}"),
+            Self::Io(detail) => write!(f, "{detail}"),
         }
     }
 }

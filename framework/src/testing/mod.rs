@@ -55,6 +55,7 @@
 //! # });
 //! ```
 
+mod change;
 mod error;
 mod esm;
 mod event;
@@ -65,6 +66,7 @@ mod record;
 mod stream;
 mod table;
 
+pub use change::{changes, write_fixture};
 pub use error::TableError;
 pub use esm::{
     Attempt, EventSourceMapping, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord,

@@ -70,10 +70,21 @@ pub struct Stream {
 /// Sequence numbers start at a realistic 22-digit width and grow by a gap, as DynamoDB's do.
 const FIRST_SEQUENCE: u128 = 4_421_584_500_000_000_000_000;
 const SEQUENCE_GAP: u128 = 100;
+/// Each stream draws from a band of its own (10^13 records wide), chosen by its ARN, so
+/// that records of two kit tables never share a sequence number.
+const BAND: u128 = 1_000_000_000_000_000;
+const BANDS: u64 = 4_000;
+
+/// The first sequence number of the band of the stream `arn` (FNV-1a of the ARN).
+fn first_sequence(arn: &str) -> u128 {
+    let hash = arn.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    FIRST_SEQUENCE + u128::from(hash % BANDS) * BAND
+}
 
 impl Stream {
     pub(crate) fn new(arn: String) -> Self {
-        let mut stream = Self { arn, shards: Vec::new(), next_sequence: FIRST_SEQUENCE, shard_counter: 0 };
+        let next_sequence = first_sequence(&arn);
+        let mut stream = Self { arn, shards: Vec::new(), next_sequence, shard_counter: 0 };
         stream.open_shard(None, (0, u64::MAX));
         stream
     }

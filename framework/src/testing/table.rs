@@ -155,6 +155,13 @@ impl Table {
         self.put_when(item, None)
     }
 
+    /// `PutItem` of any serializable value (a struct of yours), turned into an item as
+    /// `serde_dynamo::to_item` does.
+    pub fn put_value<V: serde::Serialize>(&mut self, value: &V) -> Result<Option<StreamRecord>, TableError> {
+        let item: Item = serde_dynamo::to_item(value).map_err(|err| TableError::NotAnItem(err.to_string()))?;
+        self.put(item)
+    }
+
     /// `PutItem` with a condition on the item as it is.
     pub fn put_if(&mut self, item: Item, condition: &Condition) -> Result<Option<StreamRecord>, TableError> {
         self.put_when(item, Some(condition))

@@ -268,3 +268,58 @@ fn lambda_events_respect_batch_size_and_six_megabytes() {
     assert_eq!(lambda_batches(&small[..1], 1).len(), 1);
     assert_eq!(batch_len(&small, 3), 3);
 }
+
+#[test]
+fn two_tables_never_share_a_sequence_number() {
+    let mut numbers = std::collections::HashSet::new();
+    for name in ["Likes", "PostStats", "Orders", "Customers"] {
+        let mut table = Table::new(name, KeySchema::hash("pk"), StreamViewType::KeysOnly);
+        for i in 0..200 {
+            let item =
+                Item::from(std::collections::HashMap::from([("pk".to_owned(), AttributeValue::S(i.to_string()))]));
+            let _ = table.put(item);
+        }
+        for record in table.stream().records() {
+            assert_eq!(record.sequence_number.as_str().len(), 22);
+            assert!(numbers.insert(record.sequence_number.clone()), "{name}: {} seen before", record.sequence_number);
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Like {
+    pk: String,
+    sk: String,
+    weight: u8,
+}
+
+#[test]
+fn serializable_values_are_items_and_records_decode_without_a_router() {
+    let mut table = Table::new("Likes", KeySchema::hash_range("pk", "sk"), StreamViewType::NewImage);
+    let like = Like { pk: "post#1".into(), sk: "user#a".into(), weight: 3 };
+    assert!(table.put_value(&like).is_ok_and(|record| record.is_some()));
+    assert!(matches!(table.put_value(&"just a string"), Err(crate::testing::TableError::NotAnItem(_))));
+    let records = table.stream().records();
+    let typed: Vec<crate::Change<Like, serde_dynamo::Item>> =
+        crate::testing::changes(&records).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(typed[0].new_image(), Some(&like));
+    let wrong = crate::testing::changes::<Vec<u8>, serde_dynamo::Item>(&records).err().map(|e| e.to_string());
+    assert!(wrong.is_some_and(|e| e.starts_with("NewImage")), "a record that does not fit names its part");
+}
+
+#[test]
+fn a_fixture_is_written_in_one_call() {
+    let mut table = Table::new("Likes", KeySchema::hash_range("pk", "sk"), StreamViewType::NewImage);
+    let _ = table.put_value(&Like { pk: "post#1".into(), sk: "user#a".into(), weight: 1 });
+    let records = table.stream().records();
+    let path = std::env::temp_dir().join(format!("ddbstream-fixture-{}.json", std::process::id()));
+    crate::testing::write_fixture(&path, &records).unwrap_or_else(|e| panic!("{e}"));
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let event: serde_json::Value =
+        serde_json::from_slice(&crate::testing::lambda_event(&records)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, event);
+    let _ = std::fs::remove_file(&path);
+    let refused = crate::testing::write_fixture("/nonexistent-dir/fixture.json", &records).err().map(|e| e.to_string());
+    assert!(refused.is_some_and(|e| e.contains("/nonexistent-dir/fixture.json")));
+}
