@@ -139,3 +139,32 @@ async fn an_sdk_error_carries_its_source_chain() {
     assert!(message.starts_with("TransactWriteItems failed: service error: "), "{message}");
     assert!(message.contains("ResourceNotFoundException"), "{message}");
 }
+
+#[tokio::test]
+async fn self_guarded_writes_skip_what_their_own_conditions_refuse() {
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let view = create_table(&client, "View", "pk", None).await;
+    let c = changes().await;
+    let guarded = |change: &Change<Item, Item>| {
+        let seq = change.sequence_number().sortable().unwrap_or_default();
+        let put = Put::builder()
+            .table_name(&view)
+            .item("pk", AttributeValue::S("view#A".into()))
+            .item("source_seq", AttributeValue::S(seq.clone()))
+            .condition_expression("attribute_not_exists(pk) OR source_seq < :seq")
+            .expression_attribute_values(":seq", AttributeValue::S(seq))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        vec![TransactWriteItem::builder().put(put).build()]
+    };
+    use ddbstream::dynamodb::apply_self_guarded;
+    assert_eq!(apply_self_guarded(&client, guarded(&c[1])).await.ok(), Some(Applied::Written));
+    assert_eq!(apply_self_guarded(&client, guarded(&c[1])).await.ok(), Some(Applied::AlreadyApplied));
+    assert_eq!(apply_self_guarded(&client, guarded(&c[0])).await.ok(), Some(Applied::AlreadyApplied), "older");
+    assert_eq!(apply_self_guarded(&client, Vec::new()).await.ok(), Some(Applied::Written));
+    let missing = apply_self_guarded(&client, vec![write("NoSuchTable", &c[2])]).await.err().map(|e| e.to_string());
+    assert!(missing.is_some_and(|m| m.contains("ResourceNotFoundException")));
+}

@@ -163,20 +163,19 @@ fn orders_router(client: Client) -> Router {
 }
 
 fn customers_router(client: Client) -> Router {
-    let shared = Arc::new(client);
-    Router::new().stream("Customers", move |change: Change<handlers::model::Customer, handlers::model::CustomerKey>| {
-        let shared = Arc::clone(&shared);
-        async move {
+    Router::new().with_state(client).stream(
+        "Customers",
+        |State(client): State<Client>, change: Change<handlers::model::Customer, handlers::model::CustomerKey>| async move {
             let email = change.new_image().map_or("(removed)", |c| c.email.as_str()).to_owned();
-            let applied = replica::handle(&shared, "CustomersByEmail", change.clone()).await?;
+            let applied = replica::handle(&client, "CustomersByEmail", change.clone()).await?;
             println!(
                 "  customers-replicator {:<6} {} -> {email} ({applied:?})",
                 change.event_name().as_str(),
                 change.keys.customer_id
             );
             Ok::<(), BoxError>(())
-        }
-    })
+        },
+    )
 }
 
 fn audit_router(client: Client) -> Router {

@@ -11,15 +11,14 @@
 //! replay can outlive them. Readers treat `deleted = true` as absent. Assumes emails are
 //! unique per customer, as the sign-up flow enforces.
 
-use std::sync::Arc;
-
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
-use ddbstream::{BoxError, Change, Router};
+use ddbstream::dynamodb::{apply_self_guarded, Applied};
+use ddbstream::{BoxError, Change, Router, State};
 
 use crate::config::{required, MissingSetting};
 use crate::model::{Customer, CustomerKey};
-use crate::store::{apply, item, n, s, Applied};
+use crate::store::{item, n, s};
 
 /// How long a tombstone outlives its change: twice the stream's 24-hour retention.
 pub const TOMBSTONE_SECONDS: u64 = 48 * 3600;
@@ -92,16 +91,21 @@ fn guarded(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// Applies one customer change.
+/// Applies one customer change: its view writes, each guarded by its own item's `source_seq`.
 pub async fn handle(client: &Client, table: &str, change: Change<Customer, CustomerKey>) -> Result<Applied, BoxError> {
-    apply(client, plan(&change, table)?).await
+    Ok(apply_self_guarded(client, plan(&change, table)?).await?)
+}
+
+/// The route's handler.
+pub async fn on_customer(
+    State((client, tables)): State<(Client, Tables)>,
+    change: Change<Customer, CustomerKey>,
+) -> Result<(), BoxError> {
+    handle(&client, &tables.by_email, change).await.map(drop)
 }
 
 /// The function's router: the `Customers` stream, one change at a time.
 pub fn router(client: Client, tables: Tables) -> Router {
-    let shared = Arc::new((client, tables.by_email));
-    Router::new().stream(&tables.customers, move |change: Change<Customer, CustomerKey>| {
-        let shared = Arc::clone(&shared);
-        async move { handle(&shared.0, &shared.1, change).await.map(|_| ()) }
-    })
+    let customers = tables.customers.clone();
+    Router::new().with_state((client, tables)).stream(&customers, on_customer)
 }

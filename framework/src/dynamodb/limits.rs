@@ -51,6 +51,21 @@ pub(super) fn check(writes: &[TransactWriteItem]) -> Result<(), WriteError> {
             MAX_TRANSACTION_ACTIONS - 1
         )));
     }
+    sizes(writes)
+}
+
+/// Checks writes that make up a whole transaction: how many, and how large.
+pub(super) fn check_all(writes: &[TransactWriteItem]) -> Result<(), WriteError> {
+    if writes.len() > MAX_TRANSACTION_ACTIONS {
+        return Err(WriteError::new(format!(
+            "{} writes for one change: a transaction holds at most {MAX_TRANSACTION_ACTIONS} actions",
+            writes.len()
+        )));
+    }
+    sizes(writes)
+}
+
+fn sizes(writes: &[TransactWriteItem]) -> Result<(), WriteError> {
     let mut total = 0;
     for (index, write) in writes.iter().enumerate() {
         let size = write.put().map_or(0, |put| item_size(put.item()));

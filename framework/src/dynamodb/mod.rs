@@ -38,8 +38,10 @@ mod error;
 mod guard;
 mod idempotency;
 mod limits;
+mod self_guarded;
 
 pub use error::WriteError;
 pub use guard::{Applied, ExactlyOnce};
 pub use idempotency::{Effect, Idempotency, DEFAULT_LEASE, STREAM_RETENTION};
 pub use limits::{item_size, MAX_ITEM_BYTES, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES};
+pub use self_guarded::apply_self_guarded;
