@@ -22,7 +22,7 @@ def free_port():
 class Watch:
     """`cargo lambda watch` serving every binary of the workspace, with extra environment."""
 
-    def __init__(self, env=None, log_name="lambda-watch.log"):
+    def __init__(self, env=None, log_name="lambda-watch.log", cwd=ROOT, process_env=None):
         self.port = free_port()
         self.log_path = ROOT / "target" / log_name
         self.log_path.parent.mkdir(exist_ok=True)
@@ -30,7 +30,8 @@ class Watch:
         for key, value in (env or {}).items():
             args += ["--env-var", f"{key}={value}"]
         self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(args, cwd=cwd, env=process_env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
 
     def invoke(self, function, data_file):
         """Returns (exit code, stdout, stderr) of one `cargo lambda invoke`."""
