@@ -301,3 +301,22 @@ fn a_handler_taking_state_the_router_lacks_is_refused_at_registration() {
         .unwrap_or_default();
     assert!(panic.contains("takes State<") && panic.contains("Router::with_state"), "{panic}");
 }
+
+async fn batch_with_state(
+    ddbstream::State(shared): ddbstream::State<Shared>,
+    changes: Vec<Change<Item>>,
+) -> Result<(), BatchFailure> {
+    for change in changes {
+        shared.log.push(format!("{}:{}", shared.tag, change.sequence_number()));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn batch_handlers_take_the_routers_state_too() {
+    let log = CallLog::default();
+    let router = Router::new().with_state(Shared { log: log.clone(), tag: "batch" }).stream("Orders", batch_with_state);
+    let response = respond(&router, &fixture("orders-modify.json"), &Context::default()).await;
+    assert_eq!(response.ok(), Some(expected(None)));
+    assert!(!log.entries().is_empty() && log.entries().iter().all(|e| e.starts_with("batch:")), "{:?}", log.entries());
+}

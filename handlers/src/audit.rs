@@ -11,12 +11,11 @@
 //! are retried, and if some still are, the batch reports the first of them as failed.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use ddbstream::{batch, BatchFailure, BoxError, Change, Item, Router};
+use ddbstream::{BatchFailure, BoxError, Change, Item, Router, State};
 
 use crate::config::{required, MissingSetting};
 use crate::store::{error_chain, item, n, s};
@@ -135,23 +134,18 @@ fn first_of(all: &[WriteRequest], pending: &[WriteRequest]) -> usize {
     all.iter().position(|request| pending.contains(request)).unwrap_or(0)
 }
 
+/// The route's batch handler.
+pub async fn on_changes(
+    State((client, table)): State<(Client, String)>,
+    changes: Vec<Change<Item>>,
+) -> Result<(), BatchFailure> {
+    archive(&client, &table, changes).await
+}
+
 /// The function's router: the two streams, one batch route each.
 pub fn router(client: Client, tables: Tables) -> Router {
-    let shared = Arc::new((client, tables.audit.clone()));
-    let (orders, customers) = (Arc::clone(&shared), shared);
     Router::new()
-        .stream(
-            &tables.orders,
-            batch(move |changes: Vec<Change<Item>>| {
-                let shared = Arc::clone(&orders);
-                async move { archive(&shared.0, &shared.1, changes).await }
-            }),
-        )
-        .stream(
-            &tables.customers,
-            batch(move |changes: Vec<Change<Item>>| {
-                let shared = Arc::clone(&customers);
-                async move { archive(&shared.0, &shared.1, changes).await }
-            }),
-        )
+        .with_state((client, tables.audit.clone()))
+        .stream(&tables.orders, on_changes)
+        .stream(&tables.customers, on_changes)
 }

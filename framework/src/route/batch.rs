@@ -7,9 +7,10 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::{ErasedRoute, Filter, IntoRoute, Route};
+use crate::handler::States;
 use crate::payload::RawRecord;
 use crate::process::{guarded, log_record_contents, record_span, Failure, Invocation, SegmentFailure};
-use crate::{BatchFailure, BatchHandler, Change, EventName};
+use crate::{BatchFailure, BatchHandler, Change, EventName, State};
 
 /// A whole-batch route with optional filters; build it with [`batch`].
 pub struct Batch<H, T, K> {
@@ -148,5 +149,37 @@ where
 {
     fn into_route(self) -> Route {
         Route { inner: Box::new(self) }
+    }
+}
+
+/// A batch handler that takes the router's state first: `async fn(State<S>, Vec<Change<T,
+/// K>>) -> Result<(), BatchFailure>`, registered directly with `Router::stream`.
+impl<F, Fut, S, T, K> IntoRoute<(fn(State<S>, Vec<Change<T, K>>), S, T, K)> for F
+where
+    F: Fn(State<S>, Vec<Change<T, K>>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), BatchFailure>> + Send,
+    S: Clone + Send + Sync + 'static,
+    T: DeserializeOwned + Send + 'static,
+    K: DeserializeOwned + Send + 'static,
+{
+    #[track_caller]
+    fn into_route(self) -> Route {
+        panic!(
+            "a batch handler taking State<{}> is registered with Router::stream or Router::fallback, after \
+             Router::with_state",
+            std::any::type_name::<S>()
+        )
+    }
+
+    #[track_caller]
+    fn into_route_with(self, states: &States) -> Route {
+        let Some(state) = states.get::<S>() else {
+            panic!(
+                "this route's batch handler takes State<{0}>, and the router has none: call \
+                 Router::with_state(<{0}>) before registering it",
+                std::any::type_name::<S>()
+            )
+        };
+        batch(move |changes: Vec<Change<T, K>>| self(State(state.clone()), changes)).into_route()
     }
 }
