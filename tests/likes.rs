@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use ddbstream::dynamodb::ExactlyOnce;
 use ddbstream::testing::{lambda_event, KeySchema, StreamRecord, Table};
 use ddbstream::{BoxError, Change, Context, Item, Router, State, StreamViewType};
-use handlers::likes::{on_like, router, LikeKey, Likes};
+use handlers::likes::{on_like, LikeKey, Likes};
 use workspace_tests::{create_table, local_client, local_dynamodb};
 
 /// Likes of two posts, with an unlike and a TTL expiry: post#1 ends at 1, post#2 at 1.
@@ -81,7 +81,7 @@ where
     Fut: std::future::Future<Output = BTreeMap<String, i64>>,
 {
     let payload = lambda_event(&like_changes());
-    let plain = router("Likes", likes);
+    let plain = Router::new().with_state(likes).stream("Likes", on_like);
     for _ in 0..2 {
         let response = plain.handle(&payload, &Context::default()).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(reported(&response).is_empty());

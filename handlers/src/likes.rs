@@ -1,11 +1,12 @@
 //! Likes: `PostStats.like_count` per post, from the `Likes` table (pk `post#<id>`, sk
 //! `user#<id>`): +1 on INSERT, -1 on REMOVE (TTL expiries included), nothing on MODIFY.
 //! Each change counts exactly once, in stream order per like, however often Lambda
-//! delivers it: [`ExactlyOnce`] guards the count in the same transaction.
+//! delivers it: [`ExactlyOnce`] guards the count in the same transaction. Route it with
+//! `Router::new().with_state(likes).stream("Likes", on_like)`.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use ddbstream::dynamodb::ExactlyOnce;
-use ddbstream::{BoxError, Change, EventName, Item, Router, State};
+use ddbstream::{BoxError, Change, EventName, Item, State};
 use serde::{Deserialize, Serialize};
 
 /// A like's key.
@@ -41,9 +42,4 @@ pub async fn on_like(State(likes): State<Likes>, change: Change<Item, LikeKey>) 
         .build()?;
     likes.once.apply(&change, [TransactWriteItem::builder().update(count).build()]).await?;
     Ok(())
-}
-
-/// The function's router, on the stream of table `likes_table`.
-pub fn router(likes_table: &str, likes: Likes) -> Router {
-    Router::new().with_state(likes).stream(likes_table, on_like)
 }
