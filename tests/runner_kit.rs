@@ -196,6 +196,7 @@ async fn a_failing_record_is_retried_in_place_and_a_poison_record_goes_to_the_si
     assert_eq!(sunk.len(), 1);
     assert_eq!(sunk[0].sequence_number, records[12].sequence_number);
     assert_eq!(sunk[0].attempts, 3);
+    assert_eq!(sunk[0].reason, "handler error: injected failure", "the handler's own error reaches the sink");
     assert_eq!(sunk[0].record["dynamodb"]["SequenceNumber"], records[12].sequence_number.as_str());
     assert_eq!((report.processed, report.sent_to_sink, report.failed_attempts), (19, 1, 2 + 3));
     // Everything but the poison record, once each, in stream order (one shard).
@@ -447,4 +448,44 @@ async fn a_latest_start_whose_first_record_fails_is_resumed_at_that_record() {
     assert_eq!(report.processed, 3);
     let handled: Vec<SequenceNumber> = entries(&log).into_iter().map(|(_, s)| s).collect();
     assert_eq!(handled, records[3..].iter().map(|r| r.sequence_number.clone()).collect::<Vec<_>>());
+}
+
+/// A crash in the middle of a long catch-up repeats at most `checkpoint_every` records
+/// (default 100, Lambda's batch): every router batch is checkpointed. Before, a page of
+/// 1,000 records was one batch, and a crash inside it redid all of it.
+#[tokio::test]
+async fn a_crash_mid_catch_up_repeats_at_most_one_checkpointed_batch() {
+    let stream = stream();
+    write(&stream, 0, 1_000, 1_000);
+    let calls: Arc<Mutex<Vec<SequenceNumber>>> = Arc::default();
+    let crash_at = Arc::new(Notify::new());
+    let router = |calls: &Arc<Mutex<Vec<SequenceNumber>>>, crash: Option<Arc<Notify>>| {
+        let calls = calls.clone();
+        Router::new().stream("Orders", move |change: Change<Item>| {
+            let mut seen = calls.lock().unwrap_or_else(|e| e.into_inner());
+            seen.push(change.sequence_number().clone());
+            if seen.len() == 250 {
+                if let Some(crash) = &crash {
+                    crash.notify_one();
+                }
+            }
+            std::future::ready(Ok::<(), BoxError>(()))
+        })
+    };
+    let checkpoints = MemoryCheckpoints::new();
+    let first = fast(Runner::new(stream.clone(), "Orders", router(&calls, Some(crash_at.clone()))))
+        .checkpoints(checkpoints.clone());
+    // The crash: the run is dropped where it stands once 250 changes were handled.
+    tokio::select! {
+        _ = first.run(std::future::pending()) => panic!("the first run ended by itself"),
+        () = crash_at.notified() => {}
+    }
+    let second = fast(Runner::new(stream.clone(), "Orders", router(&calls, None))).checkpoints(checkpoints);
+    let report = second.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let distinct: std::collections::HashSet<_> = calls.iter().cloned().collect();
+    assert_eq!(distinct.len(), 1_000, "nothing lost");
+    let repeated = calls.len() - distinct.len();
+    assert!(repeated <= 100, "{repeated} changes handled twice");
+    assert!(report.processed < 1_000 && report.processed % 100 == 0, "resumed from a checkpointed batch: {report:?}");
 }

@@ -166,3 +166,17 @@ async fn a_bootstrap_replica_equals_the_source_after_writes_during_the_scan() {
     assert_eq!(source.len(), 120 - 13 + 13, "the writes happened");
     assert_eq!(*replica.lock().unwrap_or_else(|e| e.into_inner()), source);
 }
+
+#[tokio::test]
+async fn a_missing_checkpoint_table_is_named_without_the_raw_response() {
+    use ddbstream::runner::CheckpointStore;
+    if !local_dynamodb() {
+        return;
+    }
+    let store = DynamoDbCheckpoints::new(local_client().await, "NoSuchCheckpoints");
+    let error = store.load("arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/x", "shardId-1").await;
+    let message = error.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("table `NoSuchCheckpoints`: GetItem failed"), "{message}");
+    assert!(message.contains("ResourceNotFoundException"), "{message}");
+    assert!(message.len() < 400 && !message.contains("raw"), "{} bytes: {message}", message.len());
+}

@@ -26,7 +26,7 @@ pub(crate) fn respond(outcome: Outcome, error_when_nothing_processed: bool) -> R
         sequence_number = sequence_number.as_str(),
         processed,
         %failure,
-        "record failed; Lambda will retry from it"
+        "record failed; the batch is retried from it"
     );
     if processed == 0 && error_when_nothing_processed {
         return Err(Error::NothingProcessed {

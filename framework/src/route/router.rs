@@ -195,6 +195,16 @@ impl Router {
         payload: bytes::Bytes,
         context: &Context,
     ) -> Result<DynamoDbEventResponse, Error> {
+        self.handle_reporting(payload, context).await.map(|(response, _)| response)
+    }
+
+    /// As [`handle_bytes`](Self::handle_bytes), with why the reported record failed (the
+    /// handler's error, the decode error...), for callers that keep it (the runner's sink).
+    pub(crate) async fn handle_reporting(
+        &self,
+        payload: bytes::Bytes,
+        context: &Context,
+    ) -> Result<(DynamoDbEventResponse, Option<String>), Error> {
         let span = tracing::info_span!("invocation", request_id = %context.request_id, deadline_ms = context.deadline);
         async {
             let margin = self.deadline_margin.unwrap_or(DEFAULT_DEADLINE_MARGIN);
@@ -222,7 +232,11 @@ impl Router {
             if let Some(metrics) = &self.metrics {
                 emit(metrics, &outcome, &invocation.stats, context);
             }
-            respond(outcome, self.error_when_nothing_processed)
+            let failure = match &outcome {
+                Outcome::Stopped { failure, .. } => Some(failure.to_string()),
+                Outcome::Completed { .. } => None,
+            };
+            respond(outcome, self.error_when_nothing_processed).map(|response| (response, failure))
         }
         .instrument(span)
         .await

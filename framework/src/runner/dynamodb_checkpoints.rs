@@ -1,6 +1,5 @@
 //! [`CheckpointStore`] in a DynamoDB table, with conditional writes.
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValuesOnConditionCheckFailure,
@@ -63,7 +62,7 @@ impl DynamoDbCheckpoints {
         match created {
             Ok(_) => Ok(()),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
-            Err(error) => Err(CheckpointError::Store(DisplayErrorContext(&error).to_string().into())),
+            Err(error) => Err(store_error(&self.table, "CreateTable", &error)),
         }
     }
 
@@ -82,7 +81,7 @@ impl CheckpointStore for DynamoDbCheckpoints {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| CheckpointError::Store(DisplayErrorContext(&e).to_string().into()))?;
+            .map_err(|e| store_error(&self.table, "GetItem", &e))?;
         match read.item().and_then(|item| item.get("position")) {
             None => Ok(None),
             Some(AttributeValue::S(text)) => Checkpoint::decode(text).map(Some),
@@ -128,8 +127,21 @@ impl CheckpointStore for DynamoDbCheckpoints {
                         Err(CheckpointError::Conflict { shard_id: shard_id.to_owned() })
                     }
                 }
-                _ => Err(CheckpointError::Store(DisplayErrorContext(&error).to_string().into())),
+                _ => Err(store_error(&self.table, "PutItem", &error)),
             },
         }
     }
+}
+
+/// A store error naming the table and the call, with the SDK error's source chain (the
+/// service's code and message), not the raw HTTP response.
+fn store_error(table: &str, operation: &str, error: &(dyn std::error::Error + 'static)) -> CheckpointError {
+    let mut message = format!("table `{table}`: {operation} failed: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    CheckpointError::Store(message.into())
 }

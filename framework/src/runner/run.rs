@@ -43,6 +43,7 @@ pub enum OnDataLoss {
 pub(crate) struct Settings {
     pub(crate) start: StartPosition,
     pub(crate) batch_size: usize,
+    pub(crate) checkpoint_every: usize,
     pub(crate) max_attempts: u32,
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
@@ -72,6 +73,7 @@ impl Default for Settings {
         Self {
             start: StartPosition::TrimHorizon,
             batch_size: 1_000,
+            checkpoint_every: 100,
             max_attempts: 5,
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
@@ -155,9 +157,17 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         self
     }
 
-    /// Records per `GetRecords` call and per router batch, 1 to 1,000 (default 1,000).
+    /// Records per `GetRecords` call, 1 to 1,000 (default 1,000, the API's most).
     pub fn batch_size(mut self, records: usize) -> Self {
         self.settings.batch_size = records.clamp(1, 1_000);
+        self
+    }
+
+    /// Records per router batch, each batch checkpointed when it is processed (default 100,
+    /// Lambda's default `BatchSize`): a crash repeats at most this many records of a shard,
+    /// and a stop request waits for at most one such batch per shard.
+    pub fn checkpoint_every(mut self, records: usize) -> Self {
+        self.settings.checkpoint_every = records.max(1);
         self
     }
 
@@ -234,6 +244,8 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
 
     /// Runs until Ctrl-C or SIGTERM, then returns after the batch in flight.
     pub async fn run_until_signal(&self) -> Result<RunReport, RunnerError> {
+        // The handlers are installed now, before the first read: a signal at any instant
+        // stops the runner gracefully.
         self.run(super::shutdown::signal()).await
     }
 

@@ -229,7 +229,10 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     /// Feeds `pending` to the router as one Lambda event; checkpoints what it processed;
     /// retries, hands over or stops on the first failure.
     async fn process(&self, arn: &str, shard: &mut ShardState, report: &mut RunReport) -> Result<(), RunnerError> {
-        let records: Vec<&serde_json::Value> = shard.pending.iter().map(|r| &r.lambda_json).collect();
+        // At most `checkpoint_every` records per call, each call checkpointed: a crash
+        // repeats at most that many records.
+        let chunk = shard.pending.len().min(self.settings.checkpoint_every);
+        let records: Vec<&serde_json::Value> = shard.pending.iter().take(chunk).map(|r| &r.lambda_json).collect();
         let payload = serde_json::to_vec(&json!({ "Records": records }))
             .map_err(|e| RunnerError::Source(SourceError::Other(e.into())))?;
         // A shard that started at LATEST has no position to come back to yet: save one
@@ -241,15 +244,13 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 }
             }
         }
-        let (processed, failure) = match self.router.handle(&payload, &Context::default()).await {
-            Ok(response) => match response.batch_item_failures.first() {
-                None => (shard.pending.len(), None),
+        let (processed, failure) = match self.router.handle_reporting(payload.into(), &Context::default()).await {
+            Ok((response, reason)) => match response.batch_item_failures.first() {
+                None => (chunk, None),
                 Some(failure) => {
                     let id = failure.item_identifier.as_deref().unwrap_or_default();
-                    match shard.pending.iter().position(|r| r.sequence_number.as_str() == id) {
-                        Some(index) => {
-                            (index, Some("the handler failed (its error is logged under the record's span)".into()))
-                        }
+                    match shard.pending.iter().take(chunk).position(|r| r.sequence_number.as_str() == id) {
+                        Some(index) => (index, Some(reason.unwrap_or_else(|| "the record failed".into()))),
                         None => {
                             let error =
                                 crate::Error::NotAStreamEvent(format!("the router reported an unknown record `{id}`"));

@@ -1,31 +1,60 @@
 //! Ctrl-C and SIGTERM as a future, for [`Runner::run`](super::Runner::run).
 
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what container platforms send
-/// before they stop a process). If a signal handler cannot be installed, that signal is
-/// logged and ignored.
-pub async fn signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+use std::future::Future;
+
+/// A future that completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what container
+/// platforms send before they stop a process). The signal handlers are installed when this
+/// function is called, not when the future is first polled, so a signal that arrives while
+/// the first batch runs is caught too; the moment it arrives a line says the runner is
+/// stopping (the future itself completes when next polled). If a handler cannot be
+/// installed, that signal is logged and ignored.
+pub fn signal() -> impl Future<Output = ()> + Send {
+    let (tell, told) = tokio::sync::oneshot::channel::<()>();
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &'static str| match signal(kind) {
+            Ok(stream) => Some((stream, name)),
             Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
+                tracing::warn!(%error, "cannot listen for {name}");
+                None
+            }
+        };
+        [listen(SignalKind::interrupt(), "Ctrl-C"), listen(SignalKind::terminate(), "SIGTERM")]
+    };
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let [interrupt, terminate] = signals;
+            let wait = |listener: Option<(tokio::signal::unix::Signal, &'static str)>| async move {
+                match listener {
+                    Some((mut stream, name)) => {
+                        stream.recv().await;
+                        name
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let name = tokio::select! {
+                name = wait(interrupt) => name,
+                name = wait(terminate) => name,
+            };
+            tracing::info!("{name}: stopping after the batches in flight, their checkpoints written");
+        }
+        #[cfg(not(unix))]
+        {
+            if let Err(error) = tokio::signal::ctrl_c().await {
+                tracing::warn!(%error, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
+            tracing::info!("Ctrl-C: stopping after the batches in flight, their checkpoints written");
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C: stopping after the batch in flight"),
-        () = terminate => tracing::info!("SIGTERM: stopping after the batch in flight"),
+        let _ = tell.send(());
+    });
+    async move {
+        if told.await.is_err() {
+            // The listening task is gone (its runtime is shutting down): never complete.
+            std::future::pending::<()>().await;
+        }
     }
 }
