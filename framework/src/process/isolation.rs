@@ -153,7 +153,10 @@ impl Drop for Isolation {
 /// Whether the current runtime's clock is paused: tokio's clock stands still while the
 /// system clock moves. Without a runtime, or without tokio's `test-util`, it never is.
 fn clock_is_paused() -> bool {
-    if Handle::try_current().is_err() {
+    // Only a current-thread runtime can pause its clock.
+    let current_thread =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+    if !current_thread {
         return false;
     }
     let tokio_before = tokio::time::Instant::now();

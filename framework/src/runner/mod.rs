@@ -57,6 +57,7 @@ mod run;
 mod shard;
 mod shutdown;
 mod source;
+mod step;
 
 pub use bootstrap::{scan_table, Bootstrapped};
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, MemoryCheckpoints};
