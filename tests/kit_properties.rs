@@ -28,9 +28,9 @@ enum Fault {
 }
 
 /// How long a `Block` record holds its thread: past [`BLOCKING_TIMEOUT`].
-const BLOCK: Duration = Duration::from_millis(600);
+const BLOCK: Duration = Duration::from_millis(1_200);
 /// The function timeout of the blocking properties (real time, a multi-thread runtime).
-const BLOCKING_TIMEOUT: Duration = Duration::from_millis(500);
+const BLOCKING_TIMEOUT: Duration = Duration::from_millis(1_000);
 
 #[derive(Clone, Copy, Debug)]
 enum Write {
@@ -281,7 +281,7 @@ fn check_run(ops: &[Op], run: &Simulated, retries: Option<u32>, per_key: usize) 
     // (a simulator clock that ran ahead of the records once discarded 879 of 1,000).
     let delivered = run.records.iter().filter(|r| !run.trace.attempts(&r.sequence_number).is_empty()).count();
     prop_assert!(
-        delivered * 2 > run.records.len(),
+        run.records.is_empty() || delivered * 2 > run.records.len(),
         "only {delivered} of {} records reached the router",
         run.records.len()
     );
@@ -433,7 +433,7 @@ proptest! {
             .build()
             .unwrap_or_else(|e| panic!("runtime: {e}"));
         let retries = mapping.maximum_retry_attempts;
-        let run = simulate_on(&runtime, &ops, mapping, per_key, Duration::from_millis(150));
+        let run = simulate_on(&runtime, &ops, mapping, per_key, Duration::from_millis(300));
         let timeouts = run.trace.invocations().iter().filter(|i| i.result == InvocationResult::Timeout).count();
         prop_assert_eq!(timeouts, 0, "invocations timed out");
         check_run(&ops, &run, retries, per_key)?;

@@ -53,7 +53,7 @@ def main():
             took = time.monotonic() - started
             got = parse(out) if code == 0 else None
             if fixture == BLOCKING:
-                check("a held thread does not hold the answer", took < 2.9, f"answered after {took:.2f} s")
+                check("a held thread does not hold the answer", took < 3.0, f"answered after {took:.2f} s (the thread is held 3 s)")
             if show:
                 print(f"\n# {EXPECTED['why'][fixture]}\n$ cargo lambda invoke {FUNCTION} --data-file tests/fixtures/{fixture}\n{json.dumps(got)}")
             check(fixture, got == expected, f"expected {json.dumps(expected)}, got rc={code} {out}{err}")
