@@ -75,7 +75,8 @@ async fn writes_reach_the_handler_in_order_and_a_restart_resumes_from_the_dynamo
     }
     let client = local_client().await;
     let table = create_streamed_table(&client, "runner-orders", "pk", "NEW_AND_OLD_IMAGES").await;
-    let checkpoints = DynamoDbCheckpoints::new(client.clone(), unique_name("runner-checkpoints"));
+    let checkpoint_table = unique_name("runner-checkpoints");
+    let checkpoints = DynamoDbCheckpoints::new(client.clone(), &checkpoint_table);
     checkpoints.create_table().await.unwrap_or_else(|e| panic!("{e}"));
     let mut expected = Vec::new();
     for n in 0..12u32 {
@@ -93,6 +94,23 @@ async fn writes_reach_the_handler_in_order_and_a_restart_resumes_from_the_dynamo
     let report = runner.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.processed, 13);
     assert_eq!(*seen.lock().unwrap_or_else(|e| e.into_inner()), expected, "every write, in write order");
+    // The checkpoint items say who wrote them, when, and where in the shard.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let items = scan_all(&client, &checkpoint_table).await;
+    assert!(!items.is_empty());
+    for item in items {
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(s) | AttributeValue::N(s)) => s.clone(),
+            _ => String::new(),
+        };
+        assert!(text("owner").ends_with(&format!("/{}", std::process::id())), "{item:?}");
+        let updated: u64 = text("updated_at").parse().unwrap_or(0);
+        assert!(updated + 120 >= now && updated <= now + 1, "{item:?}");
+        assert!(
+            text("position").ends_with(&text("sequence_number")) && !text("sequence_number").is_empty(),
+            "{item:?}"
+        );
+    }
 
     // A new runner (a restart) on the same checkpoint table sees only what came after.
     for n in 12..17u32 {

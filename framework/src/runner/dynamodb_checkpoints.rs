@@ -15,6 +15,10 @@ use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 /// applications with one name would fight over one checkpoint. Every save is a
 /// conditional write on the position read before, so of two runners on one shard only one
 /// advances it; the other gets [`CheckpointError::Conflict`] and stops reading that shard.
+///
+/// For whoever looks at the table, each item also says who wrote it last (`owner`: host
+/// name and process id), when (`updated_at`, epoch seconds) and, for a position inside the
+/// shard, the sequence number (`sequence_number`).
 #[derive(Clone, Debug)]
 pub struct DynamoDbCheckpoints {
     client: Client,
@@ -104,9 +108,17 @@ impl CheckpointStore for DynamoDbCheckpoints {
             .table_name(&self.table)
             .item("shard", self.key(stream_arn, shard_id))
             .item("position", AttributeValue::S(next.encode()))
+            .item("owner", AttributeValue::S(owner()))
+            .item("updated_at", AttributeValue::N(now_seconds().to_string()))
             // If the condition fails, see what is stored: a retried write of ours that had
             // in fact succeeded is no conflict.
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let put = match next {
+            Checkpoint::At(seq) | Checkpoint::After(seq) => {
+                put.item("sequence_number", AttributeValue::S(seq.as_str().to_owned()))
+            }
+            Checkpoint::Finished => put,
+        };
         let put = match expected {
             None => {
                 put.condition_expression("attribute_not_exists(#shard)").expression_attribute_names("#shard", "shard")
@@ -144,4 +156,20 @@ fn store_error(table: &str, operation: &str, error: &(dyn std::error::Error + 's
         source = cause.source();
     }
     CheckpointError::Store(message.into())
+}
+
+/// Who writes the checkpoints: the host name (from `HOSTNAME`, or `/etc/hostname`) and the
+/// process id.
+fn owner() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned());
+    format!("{host}/{}", std::process::id())
+}
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
