@@ -12,7 +12,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit invoke-check invoke outside template bench build deploy clean audit
+.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench build deploy clean audit
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ demo: $(TOOLS) ## The main job on local defaults: the handlers on live local str
 failures: $(TOOLS) ## Invoke the fault-injection function with every fixture and show each answer and why
 	python3 tests/lambda_invoke.py --show
 
-test: lint unit template invoke-check invoke outside demo ## Everything CI runs: lints, docs, tests, template, runtime checks, the demo
+test: lint unit template invoke-check invoke outside crash demo ## Everything CI runs: lints, docs, tests, template, runtime checks, the demo
 
 lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 	cargo fmt --all -- --check
@@ -53,6 +53,10 @@ invoke: $(TOOLS) ## Run the functions under `cargo lambda watch` against a local
 
 outside: $(TOOLS) ## The README's "Your own function, locally" from a crate outside the repository
 	$(VENV)/bin/python tests/outside_crate.py
+
+crash: $(TOOLS) ## Kill -9 the stream runner at random points over 2,000 writes (moto), restart it; nothing lost, order kept, duplicates bounded
+	cargo build --locked --quiet -p handlers --example crash_runner
+	scripts/with-moto $(VENV)/bin/python tests/runner_crash.py
 
 MATPLOTLIB_VERSION := 3.10.7
 BENCH_TOOLS := $(VENV)/.matplotlib-$(MATPLOTLIB_VERSION)
