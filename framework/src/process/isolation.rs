@@ -27,8 +27,6 @@ pub(crate) struct Isolation {
     current: Mutex<Option<Runtime>>,
     stopping: Arc<Stopping>,
     warned_paused: AtomicBool,
-    /// Abandoned work outlasted a whole later invocation, which could start nothing.
-    stuck: AtomicBool,
 }
 
 /// Work of abandoned attempts that has not stopped yet.
@@ -36,11 +34,16 @@ pub(crate) struct Isolation {
 struct Stopping {
     count: AtomicUsize,
     notify: Notify,
+    /// That work outlasted a whole later invocation, which could start nothing; cleared
+    /// once all of it has stopped.
+    stuck: AtomicBool,
 }
 
 impl Stopping {
     fn release(&self) {
-        self.count.fetch_sub(1, Ordering::AcqRel);
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.stuck.store(false, Ordering::Release);
+        }
         self.notify.notify_waiters();
     }
 }
@@ -113,13 +116,13 @@ impl Isolation {
 
     /// Notes that abandoned work kept a whole invocation from starting any record.
     pub(crate) fn stuck(&self) {
-        self.stuck.store(true, Ordering::Release);
+        self.stopping.stuck.store(true, Ordering::Release);
     }
 
     /// Whether abandoned work kept an invocation from starting any record and is still
-    /// running.
+    /// running (a later abandonment, once that work has stopped, starts afresh).
     pub(crate) fn is_stuck(&self) -> bool {
-        self.stuck.load(Ordering::Acquire) && !self.is_settled()
+        self.stopping.stuck.load(Ordering::Acquire) && !self.is_settled()
     }
 
     /// Whether nothing an abandoned attempt started is still running.
@@ -204,4 +207,24 @@ impl<F: Future> Future for Entered<F> {
 /// deadline (`Context::default()`). Tasks a handler spawns do not see it.
 pub fn invocation_deadline() -> Option<SystemTime> {
     DEADLINE.with(Cell::get)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Isolation;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn stuck_work_is_forgotten_once_it_has_stopped() {
+        let isolation = Isolation::default();
+        isolation.watch(tokio::spawn(tokio::time::sleep(Duration::from_millis(20))));
+        isolation.stuck();
+        assert!(isolation.is_stuck());
+        isolation.settled().await;
+        assert!(!isolation.is_stuck());
+        // A later abandonment's work is not stuck until a whole invocation waits it out.
+        isolation.watch(tokio::spawn(tokio::time::sleep(Duration::from_millis(20))));
+        assert!(!isolation.is_settled() && !isolation.is_stuck());
+        isolation.settled().await;
+    }
 }
