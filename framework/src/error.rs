@@ -5,6 +5,19 @@ use std::fmt;
 /// Any error a handler may return: it fails the change's record.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// An error's message followed by its source chain (`outer: cause: root cause`): where an
+/// SDK error keeps the service's code and message.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 /// An error that fails the whole invocation, so Lambda retries the whole batch.
 ///
 /// Record failures are not errors: they are reported in the batch response. These are the

@@ -103,7 +103,7 @@ pub mod testing;
 
 pub use change::{Change, ChangeKind, EventName, Metadata, StreamViewType, UserIdentity};
 pub use decode::{DecodeError, MissingImage};
-pub use error::{BoxError, Error};
+pub use error::{error_chain, BoxError, Error};
 pub use handler::{BatchFailure, BatchHandler, RecordHandler, State, States};
 pub use lambda_runtime::Context;
 pub use metrics::METRICS_NAMESPACE_ENV;

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 use ddbstream::{BatchFailure, BoxError, Change, Item, Router, State};
 
 use crate::config::{required, MissingSetting};
-use crate::store::{error_chain, item, n, s};
+use crate::store::{item, n, s};
 
 /// How long audit items are kept.
 pub const RETENTION_SECONDS: u64 = 365 * 24 * 3600;
@@ -116,8 +116,9 @@ async fn write_chunk(client: &Client, table: &str, mut pending: Vec<WriteRequest
     let all = pending.clone();
     for attempt in 0..ATTEMPTS {
         let result = client.batch_write_item().request_items(table, pending.clone()).send().await;
-        let output = result
-            .map_err(|e| (first_of(&all, &pending), format!("BatchWriteItem failed: {}", error_chain(&e)).into()))?;
+        let output = result.map_err(|e| {
+            (first_of(&all, &pending), format!("BatchWriteItem failed: {}", ddbstream::error_chain(&e)).into())
+        })?;
         pending = output.unprocessed_items().and_then(|u| u.get(table)).cloned().unwrap_or_default();
         if pending.is_empty() {
             return Ok(());

@@ -16,15 +16,8 @@ impl WriteError {
     }
 
     /// An SDK call's error, with its source chain.
-    pub(crate) fn sdk(operation: &str, error: &(dyn std::error::Error + 'static)) -> Self {
-        let mut message = format!("{operation} failed: {error}");
-        let mut source = error.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Self { message }
+    pub(crate) fn sdk(operation: &str, error: &dyn std::error::Error) -> Self {
+        Self { message: format!("{operation} failed: {}", crate::error_chain(error)) }
     }
 }
 

@@ -147,15 +147,8 @@ impl CheckpointStore for DynamoDbCheckpoints {
 
 /// A store error naming the table and the call, with the SDK error's source chain (the
 /// service's code and message), not the raw HTTP response.
-fn store_error(table: &str, operation: &str, error: &(dyn std::error::Error + 'static)) -> CheckpointError {
-    let mut message = format!("table `{table}`: {operation} failed: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    CheckpointError::Store(message.into())
+fn store_error(table: &str, operation: &str, error: &dyn std::error::Error) -> CheckpointError {
+    CheckpointError::Store(format!("table `{table}`: {operation} failed: {}", crate::error_chain(error)).into())
 }
 
 /// Who writes the checkpoints: the host name (from `HOSTNAME`, or `/etc/hostname`) and the
