@@ -24,4 +24,29 @@ impl States {
     pub(crate) fn get<S: Clone + 'static>(&self) -> Option<S> {
         self.0.get(&TypeId::of::<S>()).and_then(|state| state.downcast_ref::<S>()).cloned()
     }
+
+    /// The state a route's handler takes, at registration.
+    ///
+    /// # Panics
+    /// If the router has no state of that type, naming it.
+    #[track_caller]
+    pub(crate) fn require<S: Clone + 'static>(&self) -> S {
+        self.get::<S>().unwrap_or_else(|| {
+            panic!(
+                "this route's handler takes State<{0}>, and the router has none: call \
+                 Router::with_state(<{0}>) before registering it",
+                std::any::type_name::<S>()
+            )
+        })
+    }
+
+    /// A handler taking `State<S>` turned into a route without a router's states.
+    #[track_caller]
+    pub(crate) fn unbound<S>() -> ! {
+        panic!(
+            "a handler taking State<{}> is registered with Router::stream or Router::fallback, after \
+             Router::with_state",
+            std::any::type_name::<S>()
+        )
+    }
 }

@@ -187,22 +187,12 @@ where
 {
     #[track_caller]
     fn into_route(self) -> Route {
-        panic!(
-            "a handler taking State<{}> is registered with Router::stream or Router::fallback, after \
-             Router::with_state",
-            std::any::type_name::<S>()
-        )
+        States::unbound::<S>()
     }
 
     #[track_caller]
     fn into_route_with(self, states: &States) -> Route {
-        let Some(state) = states.get::<S>() else {
-            panic!(
-                "this route's handler takes State<{0}>, and the router has none: call \
-                 Router::with_state(<{0}>) before registering it",
-                std::any::type_name::<S>()
-            )
-        };
+        let state = states.require::<S>();
         each(move |change: Change<T, K>| self(State(state.clone()), change)).into_route()
     }
 }
