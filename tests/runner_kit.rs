@@ -65,7 +65,10 @@ fn logging_router(log: &Log, fail: impl Fn(&Change<Item>) -> bool + Send + Sync 
 fn fast<S: ddbstream::runner::StreamSource, C: ddbstream::runner::CheckpointStore>(
     runner: Runner<S, C>,
 ) -> Runner<S, C> {
-    runner.backoff(Duration::from_millis(1), Duration::from_millis(5)).poll_interval(Duration::from_millis(5))
+    runner
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .poll_interval(Duration::from_millis(5))
+        .lease_duration(Duration::from_millis(500))
 }
 
 fn entries(log: &Log) -> Vec<(String, SequenceNumber)> {
@@ -266,33 +269,187 @@ async fn trimmed_records_are_reported_as_data_loss_never_hidden() {
 }
 
 #[tokio::test]
-async fn two_runners_on_one_shard_never_both_advance_it() {
+async fn two_runners_on_one_shard_never_process_one_record_twice() {
     let stream = stream();
     write(&stream, 0, 200, 10);
     let checkpoints = MemoryCheckpoints::new();
     let (log_a, log_b) = (Log::default(), Log::default());
-    let a = fast(Runner::new(stream.clone(), "Orders", logging_router(&log_a, |_| false)))
-        .batch_size(10)
-        .checkpoints(checkpoints.clone());
-    let b = fast(Runner::new(stream.clone(), "Orders", logging_router(&log_b, |_| false)))
-        .batch_size(10)
-        .checkpoints(checkpoints.clone());
+    let runner = |log: &Log, name: &str| {
+        fast(Runner::new(stream.clone(), "Orders", logging_router(log, |_| false)))
+            .batch_size(10)
+            .owner(name)
+            .standby(true)
+            .checkpoints(checkpoints.clone())
+    };
+    let (a, b) = (runner(&log_a, "a"), runner(&log_b, "b"));
     let (ra, rb) =
         tokio::join!(a.run_until_caught_up(std::future::pending()), b.run_until_caught_up(std::future::pending()));
     let (ra, rb) = (ra.unwrap_or_else(|e| panic!("{e}")), rb.unwrap_or_else(|e| panic!("{e}")));
-    // Exactly one lost the shard, at a compare-and-set; the other read it to the end.
-    assert_eq!(ra.shards_lost.len() + rb.shards_lost.len(), 1, "{ra:?} {rb:?}");
+    assert!(ra.shards_lost.is_empty() && rb.shards_lost.is_empty(), "{ra:?} {rb:?}");
     let records = stream.write(|t| t.stream().records());
     let (a, b) = (entries(&log_a), entries(&log_b));
     let mut union: Vec<(String, SequenceNumber)> = a.iter().chain(&b).cloned().collect();
     union.sort_by(|x, y| x.1.cmp(&y.1));
-    union.dedup();
     assert_each_once_in_key_order(&union, &records);
-    // Only the batch that lost the race ran twice.
-    let twice = a.iter().filter(|entry| b.contains(entry)).count();
-    assert!(twice <= 10, "{twice} records ran in both runners");
+    assert_eq!(ra.processed + rb.processed, 200, "{ra:?} {rb:?}");
     let last = records.last().map(|r| r.sequence_number.clone()).unwrap_or_else(|| SequenceNumber::new("0"));
     assert_eq!(checkpoints.all()[0].2, Checkpoint::After(last));
+    assert!(checkpoints.leases().is_empty(), "both released their leases: {:?}", checkpoints.leases());
+}
+
+/// Handler calls as (runner, sequence number, when it started).
+type Calls = Arc<Mutex<Vec<(&'static str, SequenceNumber, tokio::time::Instant)>>>;
+
+/// A router whose handler takes `each` per change, logs its calls as `name`, and wakes
+/// `at.1` on the `at.0`th call of this router.
+fn timed_router(calls: &Calls, name: &'static str, each: Duration, at: Option<(usize, Arc<Notify>)>) -> Router {
+    let calls = calls.clone();
+    let mine = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Router::new().stream("Orders", move |change: Change<Item>| {
+        calls.lock().unwrap_or_else(|e| e.into_inner()).push((name, change.sequence_number().clone(), tokio::time::Instant::now()));
+        let count = mine.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if let Some((n, notify)) = &at {
+            if count == *n {
+                notify.notify_one();
+            }
+        }
+        async move {
+            tokio::time::sleep(each).await;
+            Ok::<(), BoxError>(())
+        }
+    })
+}
+
+fn calls_of(calls: &Calls, name: &str) -> Vec<(SequenceNumber, tokio::time::Instant)> {
+    let calls = calls.lock().unwrap_or_else(|e| e.into_inner());
+    calls.iter().filter(|c| c.0 == name).map(|c| (c.1.clone(), c.2)).collect()
+}
+
+/// Every record handled at least once, the first handling of each key's records in stream
+/// order; returns how many handlings were repeats.
+fn assert_nothing_lost_in_key_order(calls: &Calls, records: &[StreamRecord]) -> usize {
+    let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut first: Vec<&SequenceNumber> = Vec::new();
+    for (_, seq, _) in &calls {
+        if !first.contains(&seq) {
+            first.push(seq);
+        }
+    }
+    let by_key = |seqs: &[&SequenceNumber]| {
+        let mut keys: BTreeMap<String, Vec<SequenceNumber>> = BTreeMap::new();
+        for seq in seqs {
+            let record = records.iter().find(|r| &&r.sequence_number == seq).unwrap_or_else(|| panic!("unknown {seq:?}"));
+            keys.entry(format!("{:?}", record.keys)).or_default().push((*seq).clone());
+        }
+        keys
+    };
+    let expected: Vec<&SequenceNumber> = records.iter().map(|r| &r.sequence_number).collect();
+    let mut sorted = first.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "every record handled");
+    assert_eq!(by_key(&first), by_key(&expected), "each key's records first handled in stream order");
+    calls.len() - first.len()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_standby_takes_over_within_the_lease_once_its_owner_dies_and_never_runs_beside_it() {
+    let stream = stream();
+    write(&stream, 0, 300, 3);
+    let checkpoints = MemoryCheckpoints::new();
+    let calls = Calls::default();
+    let crash = Arc::new(Notify::new());
+    let lease = Duration::from_secs(3);
+    let runner = |name: &'static str, at| {
+        fast(Runner::new(stream.clone(), "Orders", timed_router(&calls, name, Duration::from_millis(10), at)))
+            .owner(name)
+            .lease_duration(lease)
+            .standby(true)
+            .checkpoints(checkpoints.clone())
+    };
+    let (a, b) = (runner("a", Some((120, crash.clone()))), runner("b", None));
+    let mut b_run = std::pin::pin!(b.run_until_caught_up(std::future::pending()));
+    tokio::select! {
+        biased;
+        () = crash.notified() => {}
+        _ = a.run(std::future::pending()) => panic!("the owner's run ended by itself"),
+        _ = &mut b_run => panic!("the standby finished while the owner was alive"),
+    }
+    // The owner died where it stood: nothing released.
+    let died = tokio::time::Instant::now();
+    let report = b_run.await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.shards_taken_over.len(), 1, "{report:?}");
+    let (a_calls, b_calls) = (calls_of(&calls, "a"), calls_of(&calls, "b"));
+    let (a_last, b_first) = (a_calls.last().map(|c| c.1), b_calls.first().map(|c| c.1));
+    let (Some(a_last), Some(b_first)) = (a_last, b_first) else { panic!("both ran: {a_calls:?} {b_calls:?}") };
+    assert!(b_first > a_last, "the standby started only after the owner's last call");
+    let took = b_first - died;
+    assert!(took <= lease + lease / 3 + Duration::from_millis(100), "taken over {took:?} after the owner died");
+    let repeats = assert_nothing_lost_in_key_order(&calls, &stream.write(|t| t.stream().records()));
+    assert!(repeats <= 100, "{repeats} repeats");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_owner_hands_its_shard_to_the_standby_at_once() {
+    let stream = stream();
+    write(&stream, 0, 200, 4);
+    let checkpoints = MemoryCheckpoints::new();
+    let calls = Calls::default();
+    let stop = Arc::new(Notify::new());
+    let lease = Duration::from_secs(10);
+    let runner = |name: &'static str, at| {
+        fast(Runner::new(stream.clone(), "Orders", timed_router(&calls, name, Duration::from_millis(10), at)))
+            .owner(name)
+            .lease_duration(lease)
+            .standby(true)
+            .checkpoints(checkpoints.clone())
+    };
+    let (a, b) = (runner("a", Some((50, stop.clone()))), runner("b", None));
+    let ((a_report, stopped), b_report) = tokio::join!(
+        async {
+            let report = a.run(stop.notified()).await;
+            (report, tokio::time::Instant::now())
+        },
+        b.run_until_caught_up(std::future::pending())
+    );
+    let a_report = a_report.unwrap_or_else(|e| panic!("{e}"));
+    let b_report = b_report.unwrap_or_else(|e| panic!("{e}"));
+    assert!(b_report.shards_taken_over.is_empty(), "a released lease is taken, not taken over: {b_report:?}");
+    assert_eq!(a_report.processed + b_report.processed, 200, "{a_report:?} {b_report:?}");
+    let b_first = calls_of(&calls, "b").first().map(|c| c.1).unwrap_or_else(|| panic!("b never ran"));
+    assert!(b_first - stopped < lease / 2, "the standby waited {:?}", b_first - stopped);
+    assert_eq!(assert_nothing_lost_in_key_order(&calls, &stream.write(|t| t.stream().records())), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_runner_with_nothing_to_own_stops_with_an_error_naming_the_owner() {
+    let stream = stream();
+    write(&stream, 0, 20, 2);
+    let checkpoints = MemoryCheckpoints::new();
+    let calls = Calls::default();
+    let runner = |name: &'static str| {
+        fast(Runner::new(stream.clone(), "Orders", timed_router(&calls, name, Duration::ZERO, None)))
+            .owner(name)
+            .lease_duration(Duration::from_secs(3))
+            .checkpoints(checkpoints.clone())
+    };
+    let (a, b) = (runner("runner-a"), runner("runner-b"));
+    let started = tokio::time::Instant::now();
+    let outcome = tokio::select! {
+        _ = a.run(std::future::pending()) => panic!("the owner's run ended by itself"),
+        outcome = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            b.run(std::future::pending()).await
+        } => outcome,
+    };
+    match outcome {
+        Err(error @ RunnerError::NothingToOwn { .. }) => {
+            let text = error.to_string();
+            assert!(text.contains("runner-a") && text.contains("standby"), "{text}");
+        }
+        other => panic!("expected NothingToOwn, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(6), "stopped after {:?}", started.elapsed());
+    assert!(calls_of(&calls, "runner-b").is_empty(), "the second runner handled nothing");
 }
 
 #[tokio::test]

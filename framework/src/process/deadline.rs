@@ -41,6 +41,12 @@ impl Deadline {
         }
     }
 
+    /// Stopped also when `flag` is set (by the caller steering the invocation).
+    pub(crate) fn stopped_by(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stopped = flag;
+        self
+    }
+
     /// Lambda's deadline (not less the margin), if known.
     pub(crate) fn at(&self) -> Option<SystemTime> {
         self.at

@@ -33,6 +33,22 @@ impl Failure {
     }
 }
 
+/// Why the reported record failed, as a caller that keeps it sees it (the runner: its
+/// on-failure sink gets the reason; a record that never ran is no failed attempt).
+#[derive(Clone, Debug)]
+pub(crate) struct FailureNote {
+    pub(crate) reason: String,
+    /// Whether the record ran (a handler or decoding failed), rather than not starting or
+    /// being abandoned when the invocation was stopped.
+    pub(crate) ran: bool,
+}
+
+impl FailureNote {
+    pub(crate) fn of(failure: &Failure) -> Self {
+        Self { reason: failure.to_string(), ran: !matches!(failure, Failure::NotStarted | Failure::Abandoned) }
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -2,10 +2,11 @@
 //! where handlers run.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use super::{Deadline, Progress};
+use super::{Control, Deadline, Progress};
 use crate::metrics::Stats;
 
 /// One invocation's shared state, handed to every route that processes its records.
@@ -14,7 +15,9 @@ pub(crate) struct Invocation {
     /// Per-key concurrency, when on.
     pub(crate) per_key: Option<NonZeroUsize>,
     pub(crate) stats: Stats,
-    pub(crate) progress: Progress,
+    pub(crate) progress: Arc<Progress>,
+    /// Its caller's hold on it (stop, abandon, progress).
+    pub(crate) control: Control,
     /// The runtime handlers are polled in (`None`: the caller's).
     pub(crate) handlers: Option<Handle>,
 }

@@ -2,6 +2,7 @@
 //! invocation deadline.
 
 mod batch;
+mod control;
 mod deadline;
 mod failure;
 mod guard;
@@ -13,8 +14,9 @@ mod span;
 mod supervise;
 
 pub(crate) use batch::Outcome;
+pub(crate) use control::Control;
 pub(crate) use deadline::Deadline;
-pub(crate) use failure::{Failure, SegmentFailure};
+pub(crate) use failure::{Failure, FailureNote, SegmentFailure};
 pub(crate) use guard::{contained, guarded};
 pub(crate) use invocation::Invocation;
 pub use isolation::invocation_deadline;

@@ -61,9 +61,16 @@ pub(crate) async fn supervise(
         let (payload, invocation) = (payload.clone(), Arc::clone(&invocation));
         async move { process(&table, &payload, &invocation).await }.in_current_span().with_current_subscriber()
     });
-    let finished = match cutoff {
-        None => Some((&mut worker).await),
-        Some(cutoff) => tokio::time::timeout_at(cutoff + grace(margin), &mut worker).await.ok(),
+    let margin_passed = async {
+        match cutoff {
+            None => std::future::pending().await,
+            Some(cutoff) => tokio::time::sleep_until(cutoff + grace(margin)).await,
+        }
+    };
+    let finished = tokio::select! {
+        finished = &mut worker => Some(finished),
+        () = margin_passed => None,
+        () = invocation.control.abandoned() => None,
     };
     let outcome = match finished {
         Some(Ok(outcome)) => outcome,
@@ -75,10 +82,14 @@ pub(crate) async fn supervise(
             outcome_so_far(&payload, &invocation, Failure::Panic(error.to_string()))
         }
         None => {
-            tracing::error!(
-                "a handler is still holding its thread at the deadline margin: answering without it; no record \
-                 starts until it ends"
-            );
+            if cutoff.is_none_or(|cutoff| tokio::time::Instant::now() < cutoff) {
+                tracing::warn!("records in flight abandoned by the caller: answering without them; no record starts until they end");
+            } else {
+                tracing::error!(
+                    "a handler is still holding its thread at the deadline margin: answering without it; no record \
+                     starts until it ends"
+                );
+            }
             invocation.deadline.stop();
             invocation.progress.abandoned();
             worker.abort();

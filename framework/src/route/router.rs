@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::{IntoRoute, RouteTable};
 use crate::metrics::{emf, to_stdout, MetricsConfig, Stats, Summary};
 use crate::payload::StreamArn;
-use crate::process::{supervise, Deadline, Failure, Invocation, Isolation, Outcome, Progress};
+use crate::process::{supervise, Control, Deadline, Failure, FailureNote, Invocation, Isolation, Outcome};
 use crate::response::respond;
 use crate::Error;
 
@@ -199,12 +199,23 @@ impl Router {
     }
 
     /// As [`handle_bytes`](Self::handle_bytes), with why the reported record failed (the
-    /// handler's error, the decode error...), for callers that keep it (the runner's sink).
+    /// handler's error, the decode error...), for callers that keep it.
     pub(crate) async fn handle_reporting(
         &self,
         payload: bytes::Bytes,
         context: &Context,
-    ) -> Result<(DynamoDbEventResponse, Option<String>), Error> {
+    ) -> Result<(DynamoDbEventResponse, Option<FailureNote>), Error> {
+        self.handle_controlled(payload, context, Control::default()).await
+    }
+
+    /// As [`handle_reporting`](Self::handle_reporting), steered by `control` while it runs
+    /// (the runner: stop at a lost lease or a stop request, checkpoint on a timer).
+    pub(crate) async fn handle_controlled(
+        &self,
+        payload: bytes::Bytes,
+        context: &Context,
+        control: Control,
+    ) -> Result<(DynamoDbEventResponse, Option<FailureNote>), Error> {
         let span = tracing::info_span!("invocation", request_id = %context.request_id, deadline_ms = context.deadline);
         async {
             let margin = self.deadline_margin.unwrap_or(DEFAULT_DEADLINE_MARGIN);
@@ -221,11 +232,12 @@ impl Router {
                 return Err(error);
             }
             let invocation = Arc::new(Invocation {
-                deadline,
+                deadline: deadline.stopped_by(Arc::clone(&control.stopped)),
                 per_key: self.per_key,
                 stats: Stats::new(),
-                progress: Progress::default(),
+                progress: Arc::clone(&control.progress),
                 handlers: self.isolation.handle(),
+                control,
             });
             let table = Arc::clone(&self.table);
             let outcome = supervise(table, payload, Arc::clone(&invocation), margin, &self.isolation).await?;
@@ -233,7 +245,7 @@ impl Router {
                 emit(metrics, &outcome, &invocation.stats, context);
             }
             let failure = match &outcome {
-                Outcome::Stopped { failure, .. } => Some(failure.to_string()),
+                Outcome::Stopped { failure, .. } => Some(FailureNote::of(failure)),
                 Outcome::Completed { .. } => None,
             };
             respond(outcome, self.error_when_nothing_processed).map(|response| (response, failure))

@@ -44,6 +44,17 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 shard.phase = Phase::Finished;
             }
         }
+        // Every open shard must be this runner's: a write to a shard read elsewhere would
+        // never reach the replica.
+        self.contend(&mut session).await?;
+        let held = session.shards.values().find(|s| s.phase == Phase::Standby).map(|s| {
+            let owner = s.watch.as_ref().and_then(|w| w.seen.as_ref()).map_or_else(String::new, |l| l.owner.clone());
+            (s.id.clone(), owner)
+        });
+        if let Some((shard_id, owner)) = held {
+            self.release_all(&mut session).await;
+            return Err(RunnerError::ShardHeld { shard_id, owner });
+        }
         for shard in session.shards.values_mut().filter(|s| s.phase == Phase::Reading) {
             shard.start = StartAt::Latest;
             // The bookmark must exist before the scan starts: retried, never skipped.
@@ -54,9 +65,12 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         let mut scan = std::pin::pin!(scan);
         let mut refresh = tokio::time::interval(self.settings.bookmark_refresh);
         refresh.tick().await;
+        let leases = session.leases.clone();
+        let mut heartbeat = std::pin::pin!(self.heartbeat(&arn, &leases));
         let scanned = loop {
             tokio::select! {
                 scanned = &mut scan => break scanned,
+                never = &mut heartbeat => match never {},
                 _ = refresh.tick() => {
                     for shard in session.shards.values_mut().filter(|s| s.phase == Phase::Reading && !s.at_end) {
                         self.fetch_bookmark(&arn, shard, &mut report).await?;

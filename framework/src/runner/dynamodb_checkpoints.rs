@@ -1,24 +1,39 @@
 //! [`CheckpointStore`] in a DynamoDB table, with conditional writes.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValuesOnConditionCheckFailure,
     ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
-use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
+use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, Save, ShardEntry};
+use super::lease::Lease;
 
-/// Checkpoints in a DynamoDB table whose partition key is the string attribute `shard`
-/// (`<consumer>|<stream ARN>|<shard id>`); the checkpoint is in `position`. Give each
-/// application reading a stream its own [`consumer`](Self::consumer) name: two
-/// applications with one name would fight over one checkpoint. Every save is a
-/// conditional write on the position read before, so of two runners on one shard only one
-/// advances it; the other gets [`CheckpointError::Conflict`] and stops reading that shard.
+/// Checkpoints and leases in a DynamoDB table whose partition key is the string attribute
+/// `shard` (`<consumer>|<stream ARN>|<shard id>`). Give each application reading a stream
+/// its own [`consumer`](Self::consumer) name: two applications with one name would share
+/// one set of checkpoints and leases.
 ///
-/// For whoever looks at the table, each item also says who wrote it last (`owner`: host
-/// name and process id), when (`updated_at`, epoch seconds) and, for a position inside the
-/// shard, the sequence number (`sequence_number`).
+/// One item per shard, for whoever looks at the table:
+///
+/// | attribute | what |
+/// |---|---|
+/// | `position` | the checkpoint (`after:<sequence number>`, `at:<…>`, `finished`) |
+/// | `sequence_number` | the sequence number of the checkpoint, for a position inside the shard |
+/// | `updated_at` | when the checkpoint last moved (epoch milliseconds) |
+/// | `lag_ms` | how old the last processed record was when it was checkpointed |
+/// | `owner` | the runner holding the shard's lease (absent once released) |
+/// | `heartbeat` | counts up at every renewal of the lease |
+/// | `lease_ms` | the lease's duration |
+/// | `lease_expires_at` | when the lease runs out without a renewal (epoch milliseconds, by the owner's clock) |
+///
+/// Every write is conditional: a checkpoint moves only from the position its owner read and
+/// only while the `owner` is the writer; a lease changes hands only from the owner and
+/// heartbeat its taker saw.
 #[derive(Clone, Debug)]
 pub struct DynamoDbCheckpoints {
     client: Client,
@@ -76,7 +91,7 @@ impl DynamoDbCheckpoints {
 }
 
 impl CheckpointStore for DynamoDbCheckpoints {
-    async fn load(&self, stream_arn: &str, shard_id: &str) -> Result<Option<Checkpoint>, CheckpointError> {
+    async fn load(&self, stream_arn: &str, shard_id: &str) -> Result<ShardEntry, CheckpointError> {
         let read = self
             .client
             .get_item()
@@ -86,63 +101,144 @@ impl CheckpointStore for DynamoDbCheckpoints {
             .send()
             .await
             .map_err(|e| store_error(&self.table, "GetItem", &e))?;
-        match read.item().and_then(|item| item.get("position")) {
-            None => Ok(None),
-            Some(AttributeValue::S(text)) => Checkpoint::decode(text).map(Some),
+        let Some(item) = read.item() else { return Ok(ShardEntry::default()) };
+        let checkpoint = match item.get("position") {
+            None => None,
+            Some(AttributeValue::S(text)) => Some(Checkpoint::decode(text)?),
             Some(other) => {
-                Err(CheckpointError::Store(format!("checkpoint `position` is not a string: {other:?}").into()))
+                return Err(CheckpointError::Store(
+                    format!("table `{}`: checkpoint `position` is not a string: {other:?}", self.table).into(),
+                ))
             }
-        }
+        };
+        Ok(ShardEntry { checkpoint, lease: lease_of(item) })
     }
 
-    async fn save(
-        &self,
-        stream_arn: &str,
-        shard_id: &str,
-        expected: Option<&Checkpoint>,
-        next: &Checkpoint,
-    ) -> Result<(), CheckpointError> {
-        let put = self
+    async fn save(&self, stream_arn: &str, shard_id: &str, save: Save<'_>) -> Result<(), CheckpointError> {
+        let mut set = vec!["#position = :next", "updated_at = :now"];
+        let update = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("shard", self.key(stream_arn, shard_id))
-            .item("position", AttributeValue::S(next.encode()))
-            .item("owner", AttributeValue::S(owner()))
-            .item("updated_at", AttributeValue::N(now_seconds().to_string()))
+            .key("shard", self.key(stream_arn, shard_id))
+            .expression_attribute_names("#position", "position")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":next", AttributeValue::S(save.next.encode()))
+            .expression_attribute_values(":now", AttributeValue::N(now_ms().to_string()))
+            .expression_attribute_values(":me", AttributeValue::S(save.owner.to_owned()))
             // If the condition fails, see what is stored: a retried write of ours that had
             // in fact succeeded is no conflict.
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let put = match next {
+        let update = match save.next {
             Checkpoint::At(seq) | Checkpoint::After(seq) => {
-                put.item("sequence_number", AttributeValue::S(seq.as_str().to_owned()))
+                set.push("sequence_number = :seq");
+                update.expression_attribute_values(":seq", AttributeValue::S(seq.as_str().to_owned()))
             }
-            Checkpoint::Finished => put,
+            Checkpoint::Finished => update,
         };
-        let put = match expected {
-            None => {
-                put.condition_expression("attribute_not_exists(#shard)").expression_attribute_names("#shard", "shard")
+        let update = match save.lag {
+            Some(lag) => {
+                set.push("lag_ms = :lag");
+                update.expression_attribute_values(":lag", AttributeValue::N(lag.as_millis().to_string()))
             }
-            Some(expected) => put
-                .condition_expression("#position = :expected")
-                .expression_attribute_names("#position", "position")
+            None => update,
+        };
+        let update = match save.expected {
+            None => update.condition_expression("#owner = :me AND attribute_not_exists(#position)"),
+            Some(expected) => update
+                .condition_expression("#owner = :me AND #position = :expected")
                 .expression_attribute_values(":expected", AttributeValue::S(expected.encode())),
         };
-        match put.send().await {
+        match update.update_expression(format!("SET {}", set.join(", "))).send().await {
             Ok(_) => Ok(()),
             Err(error) => match error.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    let stored = failed.item().and_then(|item| item.get("position")).and_then(|v| v.as_s().ok());
-                    if stored == Some(&next.encode()) {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let stored = |name: &str| failed.item().and_then(|item| item.get(name)).and_then(|v| v.as_s().ok());
+                    if stored("position") == Some(&save.next.encode()) && stored("owner").map(String::as_str) == Some(save.owner) {
                         Ok(())
                     } else {
                         Err(CheckpointError::Conflict { shard_id: shard_id.to_owned() })
                     }
                 }
-                _ => Err(store_error(&self.table, "PutItem", &error)),
+                _ => Err(store_error(&self.table, "UpdateItem", &error)),
             },
         }
     }
+
+    async fn lease(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        expected: Option<&Lease>,
+        next: &Lease,
+    ) -> Result<(), CheckpointError> {
+        let expires = now_ms().saturating_add(u64::try_from(next.duration.as_millis()).unwrap_or(u64::MAX));
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("shard", self.key(stream_arn, shard_id))
+            .update_expression("SET #owner = :owner, heartbeat = :heartbeat, lease_ms = :ms, lease_expires_at = :expires")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", AttributeValue::S(next.owner.clone()))
+            .expression_attribute_values(":heartbeat", AttributeValue::N(next.heartbeat.to_string()))
+            .expression_attribute_values(":ms", AttributeValue::N(next.duration.as_millis().to_string()))
+            .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let update = match expected {
+            None => update.condition_expression("attribute_not_exists(#owner)"),
+            Some(expected) => update
+                .condition_expression("#owner = :was AND heartbeat = :beat")
+                .expression_attribute_values(":was", AttributeValue::S(expected.owner.clone()))
+                .expression_attribute_values(":beat", AttributeValue::N(expected.heartbeat.to_string())),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    if failed.item().and_then(lease_of).as_ref() == Some(next) {
+                        Ok(())
+                    } else {
+                        Err(CheckpointError::Conflict { shard_id: shard_id.to_owned() })
+                    }
+                }
+                _ => Err(store_error(&self.table, "UpdateItem", &error)),
+            },
+        }
+    }
+
+    async fn release(&self, stream_arn: &str, shard_id: &str, held: &Lease) -> Result<(), CheckpointError> {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("shard", self.key(stream_arn, shard_id))
+            .update_expression("REMOVE #owner, lease_expires_at")
+            .condition_expression("#owner = :me")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":me", AttributeValue::S(held.owner.clone()))
+            .send()
+            .await;
+        match released {
+            Ok(_) => Ok(()),
+            // Not ours any more: nothing to give up.
+            Err(error) if error.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception) => {
+                Ok(())
+            }
+            Err(error) => Err(store_error(&self.table, "UpdateItem", &error)),
+        }
+    }
+}
+
+/// The lease an item holds, if it names an owner.
+fn lease_of(item: &HashMap<String, AttributeValue>) -> Option<Lease> {
+    let owner = item.get("owner")?.as_s().ok()?.clone();
+    let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok());
+    Some(Lease {
+        owner,
+        heartbeat: number("heartbeat").unwrap_or(0),
+        duration: Duration::from_millis(number("lease_ms").unwrap_or(0)),
+    })
 }
 
 /// A store error naming the table and the call, with the SDK error's source chain (the
@@ -151,18 +247,8 @@ fn store_error(table: &str, operation: &str, error: &dyn std::error::Error) -> C
     CheckpointError::Store(format!("table `{table}`: {operation} failed: {}", crate::error_chain(error)).into())
 }
 
-/// Who writes the checkpoints: the host name (from `HOSTNAME`, or `/etc/hostname`) and the
-/// process id.
-fn owner() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".to_owned());
-    format!("{host}/{}", std::process::id())
-}
-
-fn now_seconds() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -50,8 +50,11 @@
 
 mod bootstrap;
 mod checkpoint;
+mod claim;
 mod dynamodb_checkpoints;
 mod dynamodb_streams;
+mod health;
+mod lease;
 mod report;
 mod run;
 mod shard;
@@ -60,9 +63,10 @@ mod source;
 mod step;
 
 pub use bootstrap::{scan_table, Bootstrapped};
-pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, MemoryCheckpoints};
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, MemoryCheckpoints, Save, ShardEntry};
 pub use dynamodb_checkpoints::DynamoDbCheckpoints;
 pub use dynamodb_streams::DynamoDbStreams;
+pub use lease::Lease;
 pub use report::{DataLoss, FailedRecord, RunReport, RunnerError};
 pub use run::{OnDataLoss, Runner, StartPosition};
 pub use shutdown::signal;

@@ -45,8 +45,17 @@ pub struct RunReport {
     pub failed_attempts: u64,
     /// Shards read to their end.
     pub shards_finished: Vec<String>,
-    /// Shards another runner took over (its checkpoint moved under this one).
+    /// Shards another runner took over from this one (this one's renewals were late).
     pub shards_lost: Vec<String>,
+    /// Leases this runner took (free shards, and takeovers).
+    pub shards_acquired: u64,
+    /// Shards this runner took over from an owner that stopped renewing its lease.
+    pub shards_taken_over: Vec<String>,
+    /// The shards this runner owned when the run ended (their leases then released).
+    pub owned_shards: Vec<String>,
+    /// Per owned shard, how old its last processed record was when it was processed
+    /// (milliseconds; a shard with nothing processed yet is absent).
+    pub lag_ms: std::collections::BTreeMap<String, u64>,
     /// Data loss the stream reported (only with [`on_data_loss`](super::Runner::on_data_loss)
     /// set to continue; otherwise the run stops with [`RunnerError::DataLoss`]).
     pub data_loss: Vec<DataLoss>,
@@ -81,6 +90,22 @@ pub enum RunnerError {
     },
     /// The stream trimmed records this runner had not read.
     DataLoss(DataLoss),
+    /// This runner owns no shard, and every unfinished shard is held by another runner
+    /// that is alive (renewing its lease). Not raised for a
+    /// [standby](super::Runner::standby).
+    NothingToOwn {
+        /// The stream.
+        stream_arn: String,
+        /// Who holds the shards.
+        owners: Vec<String>,
+    },
+    /// A bootstrap needs every shard, and another runner holds this one.
+    ShardHeld {
+        /// The shard.
+        shard_id: String,
+        /// Who holds it.
+        owner: String,
+    },
     /// The router refused the batch as a whole (no route for the stream, a payload it
     /// cannot read, a configuration error): retrying cannot help, so the runner stops.
     Router(crate::Error),
@@ -100,6 +125,16 @@ impl std::fmt::Display for RunnerError {
                 write!(f, "the on-failure sink did not take record {sequence_number}: {error}")
             }
             Self::Router(error) => write!(f, "the router refused the batch: {error}"),
+            Self::NothingToOwn { stream_arn, owners } => write!(
+                f,
+                "nothing to own: every unfinished shard of {stream_arn} is held by another live runner ({}). Stop this \
+                 one, or make it a standby (`Runner::standby(true)`) that takes shards over when their owner stops",
+                owners.join(", ")
+            ),
+            Self::ShardHeld { shard_id, owner } => write!(
+                f,
+                "shard {shard_id} is held by runner {owner}: a bootstrap reads every shard, so stop that runner first"
+            ),
             Self::DataLoss(loss) => write!(
                 f,
                 "data loss on shard {}: records after {} were trimmed from the stream before they were read ({})",

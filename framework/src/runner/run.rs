@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpoints};
 use super::report::{DataLoss, FailedRecord, RunReport, RunnerError};
+use super::lease::Leases;
 use super::shard::{Phase, ShardState};
 use super::source::{ShardDescription, SourceError, StartAt, StreamSource};
 use crate::{BoxError, Router};
@@ -52,6 +53,13 @@ pub(crate) struct Settings {
     pub(crate) on_data_loss: OnDataLoss,
     pub(crate) source_retries: u32,
     pub(crate) bookmark_refresh: Duration,
+    pub(crate) owner: String,
+    pub(crate) lease_duration: Duration,
+    pub(crate) standby: bool,
+    pub(crate) checkpoint_interval: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) read_ahead: bool,
+    pub(crate) progress_every: Duration,
 }
 
 impl Settings {
@@ -82,6 +90,13 @@ impl Default for Settings {
             on_data_loss: OnDataLoss::Stop,
             source_retries: 8,
             bookmark_refresh: Duration::from_secs(60),
+            owner: super::lease::default_owner(),
+            lease_duration: Duration::from_secs(10),
+            standby: false,
+            checkpoint_interval: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(20),
+            read_ahead: true,
+            progress_every: Duration::from_secs(30),
         }
     }
 }
@@ -164,10 +179,58 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     }
 
     /// Records per router batch, each batch checkpointed when it is processed (default 100,
-    /// Lambda's default `BatchSize`): a crash repeats at most this many records of a shard,
-    /// and a stop request waits for at most one such batch per shard.
+    /// Lambda's default `BatchSize`): a crash repeats at most this many records of a shard
+    /// (fewer when [`checkpoint_interval`](Self::checkpoint_interval) comes first).
     pub fn checkpoint_every(mut self, records: usize) -> Self {
         self.settings.checkpoint_every = records.max(1);
+        self
+    }
+
+    /// Within a router batch, checkpoints what is done every `interval` (default 5 s), so
+    /// slow handlers cannot hold a checkpoint back for long: a crash repeats at most
+    /// `checkpoint_every` records or `interval` of work, whichever is less.
+    pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
+        self.settings.checkpoint_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// This runner's name in the shard leases (default: host name, process id and a few
+    /// bits of the start time, unique to this process). Two runners running at once must
+    /// have different names. A runner restarted under the name it had takes its leases
+    /// back at once instead of waiting for them to lapse.
+    pub fn owner(mut self, name: impl Into<String>) -> Self {
+        self.settings.owner = name.into();
+        self
+    }
+
+    /// How long a shard's lease lasts without a renewal (default 10 s; renewed every
+    /// third of it): a standby takes a shard over this long after its owner stopped
+    /// renewing (a stopped runner releases its leases, so its standby takes over at once).
+    pub fn lease_duration(mut self, duration: Duration) -> Self {
+        self.settings.lease_duration = duration.max(Duration::from_millis(30));
+        self
+    }
+
+    /// Whether this runner waits as a standby when other runners own every shard (default
+    /// `false`: it stops with [`RunnerError::NothingToOwn`] after watching the leases for
+    /// one lease duration).
+    pub fn standby(mut self, standby: bool) -> Self {
+        self.settings.standby = standby;
+        self
+    }
+
+    /// On a stop request, how long records already running may take before they are
+    /// abandoned, their records not checkpointed (default 20 s, inside the 30 s most
+    /// platforms allow between SIGTERM and SIGKILL). No record starts after the request.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Whether a shard's next page is read while its last pending records are processed
+    /// (default on).
+    pub fn read_ahead(mut self, enabled: bool) -> Self {
+        self.settings.read_ahead = enabled;
         self
     }
 
@@ -235,14 +298,16 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         &self.router
     }
 
-    /// Runs until `shutdown` completes, then returns after the batch in flight, its
-    /// checkpoint written.
+    /// Runs until `shutdown` completes. From that instant no record starts; records in
+    /// flight get [`shutdown_timeout`](Self::shutdown_timeout) to finish, what finished is
+    /// checkpointed, the leases are released, and the report is returned.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<RunReport, RunnerError> {
         let mut session = self.open().await?;
         self.drive(&mut session, shutdown, false).await
     }
 
-    /// Runs until Ctrl-C or SIGTERM, then returns after the batch in flight.
+    /// Runs until Ctrl-C or SIGTERM (listened for from the first instant), then stops as
+    /// [`run`](Self::run) does.
     pub async fn run_until_signal(&self) -> Result<RunReport, RunnerError> {
         // The handlers are installed now, before the first read: a signal at any instant
         // stops the runner gracefully.
@@ -268,7 +333,17 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             Target::Table(table) => self.retrying(|| self.source.stream_of_table(table)).await?,
         };
         tracing::info!(stream_arn = %arn, "reading stream");
-        let mut session = Session { arn, shards: BTreeMap::new(), report: RunReport::default(), discovered: None };
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let mut session = Session {
+            arn,
+            shards: BTreeMap::new(),
+            report: RunReport::default(),
+            discovered: None,
+            leases: Leases::default(),
+            started: Instant::now(),
+            stop,
+            last_health: RunReport::default(),
+        };
         self.discover(&mut session, start).await?;
         Ok(session)
     }
@@ -325,8 +400,12 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 known.closed = description.closed;
                 continue;
             }
-            let stored =
-                self.checkpoints.load(&session.arn, &description.shard_id).await.map_err(RunnerError::Checkpoint)?;
+            let stored = self
+                .checkpoints
+                .load(&session.arn, &description.shard_id)
+                .await
+                .map_err(RunnerError::Checkpoint)?
+                .checkpoint;
             self.check_parent(session, &ids, &description).await?;
             let (start_at, skip) = match (&stored, first, start) {
                 (Some(Checkpoint::At(seq)), _, _) => (StartAt::At(seq.clone()), false),
@@ -364,7 +443,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         if listed.contains(parent) || session.shards.contains_key(parent) {
             return Ok(());
         }
-        let after = match self.checkpoints.load(&session.arn, parent).await.map_err(RunnerError::Checkpoint)? {
+        let after = match self.checkpoints.load(&session.arn, parent).await.map_err(RunnerError::Checkpoint)?.checkpoint {
             Some(Checkpoint::After(seq)) => Some(seq),
             Some(Checkpoint::At(_)) => None,
             Some(Checkpoint::Finished) | None => return Ok(()),
@@ -380,29 +459,65 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         self.report_data_loss(loss, &mut session.report)
     }
 
-    /// The loop: discover when due, step every ready shard (concurrently), stop when asked
-    /// (or caught up), wait when there is nothing to do.
+    /// The loop, with the heartbeat renewing this runner's leases beside it; on the way
+    /// out, whatever the reason, the report gets the owned shards and their lag and the
+    /// leases are released.
     pub(crate) async fn drive(
         &self,
         session: &mut Session,
         shutdown: impl Future<Output = ()>,
         until_caught_up: bool,
     ) -> Result<RunReport, RunnerError> {
+        let (arn, leases) = (session.arn.clone(), session.leases.clone());
+        let result = tokio::select! {
+            result = self.drive_shards(session, shutdown, until_caught_up) => result,
+            never = self.heartbeat(&arn, &leases) => match never {},
+        };
+        session.report.owned_shards = session.leases.all().into_iter().map(|(id, _)| id).collect();
+        session.report.lag_ms = session
+            .shards
+            .values()
+            .filter(|s| session.report.owned_shards.contains(&s.id))
+            .filter_map(|s| Some((s.id.clone(), u64::try_from(s.lag?.as_millis()).unwrap_or(u64::MAX))))
+            .collect();
+        self.health(session);
+        self.release_all(session).await;
+        result.map(|()| session.report.clone())
+    }
+
+    /// Discover when due, look at the leases watched, step every owned ready shard
+    /// (concurrently), stop when asked (or caught up), wait when there is nothing to do.
+    async fn drive_shards(
+        &self,
+        session: &mut Session,
+        shutdown: impl Future<Output = ()>,
+        until_caught_up: bool,
+    ) -> Result<(), RunnerError> {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut discover_now = false;
+        let mut health_at = Instant::now() + self.settings.progress_every;
         loop {
             let due = session.discovered.is_none_or(|at| at.elapsed() >= self.settings.rediscover_every);
             if discover_now || due || session.shards.is_empty() {
                 self.discover(session, self.settings.start).await?;
                 discover_now = false;
             }
+            self.notice_lost(session);
+            self.contend(session).await?;
+            self.nothing_to_own(session)?;
             let now = Instant::now();
             let blocked = session.blocked();
-            let arn = session.arn.clone();
+            let (arn, leases, stop) = (session.arn.clone(), session.leases.clone(), session.stop.subscribe());
             let ready = session.shards.values_mut().filter(|s| {
-                s.phase == Phase::Reading && !blocked.contains(&s.id) && s.not_before.is_none_or(|t| t <= now)
+                s.phase == Phase::Reading
+                    && !blocked.contains(&s.id)
+                    && s.not_before.is_none_or(|t| t <= now)
+                    && leases.valid(&s.id)
             });
-            let steps = join_all(ready.map(|shard| self.step(&arn, shard))).await;
+            let (steps, asked) = {
+                let steps = std::pin::pin!(join_all(ready.map(|shard| self.step(&arn, shard, &leases, &stop))));
+                select_stop(steps, shutdown.as_mut(), &session.stop).await
+            };
             let mut busy = false;
             for step in steps {
                 let step = step?;
@@ -410,13 +525,25 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 discover_now |= !step.shards_finished.is_empty();
                 session.report.merge(step);
             }
+            if asked {
+                tracing::info!(stream_arn = %session.arn, processed = session.report.processed, "stopped: asked to");
+                return Ok(());
+            }
+            if Instant::now() >= health_at {
+                health_at = Instant::now() + self.settings.progress_every;
+                self.health(session);
+            }
             // No shard finished this round (else `discover_now`), so `blocked` still holds.
             if until_caught_up && !discover_now && session.caught_up(&blocked) {
                 tracing::info!(stream_arn = %session.arn, processed = session.report.processed, "caught up");
-                return Ok(session.report.clone());
+                return Ok(());
             }
             let immediate = session.shards.values().any(|s| {
-                s.phase == Phase::Reading && !blocked.contains(&s.id) && !s.is_idle() && s.not_before.is_none()
+                s.phase == Phase::Reading
+                    && !blocked.contains(&s.id)
+                    && !s.is_idle()
+                    && s.not_before.is_none()
+                    && leases.valid(&s.id)
             });
             let wait = if busy || discover_now || immediate {
                 Duration::ZERO
@@ -425,16 +552,36 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             } else {
                 self.settings.poll_interval
             };
+            // Standbys look at their leases on time, and a lost lease is noticed soon.
+            let wait = wait.min(self.settings.poll_interval).min(self.settings.lease_duration / 6);
             tokio::select! {
                 biased;
                 () = &mut shutdown => {
                     tracing::info!(stream_arn = %session.arn, processed = session.report.processed, "stopping: asked to");
-                    return Ok(session.report.clone());
+                    return Ok(());
                 }
-                () = tokio::time::sleep(wait.min(self.settings.poll_interval)) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }
+}
+
+/// Waits for the shards' turns; if `shutdown` completes first, tells them (no record
+/// starts from then on) and still waits for them. Says whether a stop was asked.
+async fn select_stop<T>(
+    mut steps: Pin<&mut impl Future<Output = T>>,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
+    stop: &tokio::sync::watch::Sender<bool>,
+) -> (T, bool) {
+    tokio::select! {
+        biased;
+        done = steps.as_mut() => return (done, false),
+        () = shutdown.as_mut() => {
+            tracing::info!("stopping: asked to; no further record starts");
+            stop.send_replace(true);
+        }
+    }
+    (steps.await, true)
 }
 
 /// One run's view of the stream.
@@ -444,6 +591,13 @@ pub(crate) struct Session {
     pub(crate) shards: BTreeMap<String, ShardState>,
     pub(crate) report: RunReport,
     discovered: Option<Instant>,
+    /// The leases this runner holds.
+    pub(crate) leases: Leases,
+    pub(crate) started: Instant,
+    /// Tells the shards' turns that a stop was asked.
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The report as of the last health line.
+    pub(crate) last_health: RunReport,
 }
 
 impl Session {
@@ -461,9 +615,11 @@ impl Session {
             .collect()
     }
 
-    /// Nothing left to do until new records arrive.
+    /// Nothing left to do until new records arrive (a shard another runner holds is not
+    /// caught up: this runner cannot tell).
     fn caught_up(&self, blocked: &HashSet<String>) -> bool {
-        !self.has_work(blocked) && self.shards.values().all(|s| s.is_idle() || blocked.contains(&s.id))
+        !self.has_work(blocked)
+            && self.shards.values().all(|s| (s.is_idle() && s.phase != Phase::Standby) || blocked.contains(&s.id))
     }
 
     /// Some readable shard has records pending or was not caught up at its last read.
@@ -483,6 +639,8 @@ impl RunReport {
         self.failed_attempts += other.failed_attempts;
         self.shards_finished.extend(other.shards_finished);
         self.shards_lost.extend(other.shards_lost);
+        self.shards_acquired += other.shards_acquired;
+        self.shards_taken_over.extend(other.shards_taken_over);
         self.data_loss.extend(other.data_loss);
     }
 }

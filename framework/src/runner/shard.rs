@@ -1,23 +1,39 @@
 //! One shard's state as the runner reads it: its phase, its checkpoint, the records read
-//! and not yet processed, and when it may be tried again. The turn that moves it on is in
-//! `step`.
+//! and not yet processed, when it may be tried again, and, while another runner owns it,
+//! what this one has seen of that owner's lease. The turn that moves it on is in `step`;
+//! taking and keeping leases is in `claim`.
 
 use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
 use super::checkpoint::Checkpoint;
+use super::lease::Lease;
 use super::source::{SourceRecord, StartAt};
 
 /// Where a shard is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
-    /// Being read (once its parent, if known, is finished).
+    /// Owned (this runner holds its lease) and read, once its parent, if known, is finished.
     Reading,
     /// Read to its end (or skipped as closed before a `Latest` start); never read again.
     Finished,
-    /// Another runner moved its checkpoint: this runner leaves it alone.
-    Lost,
+    /// Not owned: another runner holds its lease, or nobody has taken it yet. This runner
+    /// watches the lease and takes the shard when it is free or its owner stops renewing.
+    Standby,
+}
+
+/// What a standby has seen of a shard's lease.
+#[derive(Clone, Debug)]
+pub(crate) struct Watch {
+    /// The lease as last read (`None`: nobody holds it).
+    pub(crate) seen: Option<Lease>,
+    /// When `seen` was first read unchanged.
+    pub(crate) since: Instant,
+    /// The owner renewed while watched: it is alive.
+    pub(crate) alive: bool,
+    /// When to read the lease again.
+    pub(crate) next_look: Instant,
 }
 
 /// The runner's state for one shard.
@@ -32,6 +48,12 @@ pub(crate) struct ShardState {
     pub(crate) stored: Option<Checkpoint>,
     /// Where to get a new iterator when there is none (start, or after the checkpoint).
     pub(crate) start: StartAt,
+    /// Where the shard starts if, once this runner owns it, it has no checkpoint.
+    pub(crate) initial: StartAt,
+    /// What this runner has seen of the lease while it does not own the shard.
+    pub(crate) watch: Option<Watch>,
+    /// How old the last processed record was when it was processed.
+    pub(crate) lag: Option<std::time::Duration>,
     pub(crate) iterator: Option<String>,
     /// `GetRecords` answered without a next iterator: the shard is closed and read.
     pub(crate) at_end: bool,
@@ -49,15 +71,20 @@ pub(crate) struct ShardState {
 }
 
 impl ShardState {
-    pub(crate) fn new(id: String, parent: Option<String>, stored: Option<Checkpoint>, start: StartAt) -> Self {
-        let phase = if stored == Some(Checkpoint::Finished) { Phase::Finished } else { Phase::Reading };
+    /// A shard as discovered: finished if its checkpoint says so, else on standby until
+    /// this runner takes its lease.
+    pub(crate) fn new(id: String, parent: Option<String>, stored: Option<Checkpoint>, initial: StartAt) -> Self {
+        let phase = if stored == Some(Checkpoint::Finished) { Phase::Finished } else { Phase::Standby };
         Self {
             id,
             parent,
             closed: false,
             phase,
             stored,
-            start,
+            start: initial.clone(),
+            initial,
+            watch: None,
+            lag: None,
             iterator: None,
             at_end: false,
             pending: VecDeque::new(),
@@ -67,6 +94,35 @@ impl ShardState {
             caught_up: false,
             read_through: None,
         }
+    }
+
+    /// This runner now holds the shard's lease, and `stored` is its checkpoint: read on from
+    /// there (or from where it starts), with nothing of an earlier ownership kept.
+    pub(crate) fn owned_from(&mut self, stored: Option<Checkpoint>) {
+        self.start = match &stored {
+            Some(Checkpoint::At(seq)) => StartAt::At(seq.clone()),
+            Some(Checkpoint::After(seq)) => StartAt::After(seq.clone()),
+            Some(Checkpoint::Finished) | None => self.initial.clone(),
+        };
+        self.phase = if stored == Some(Checkpoint::Finished) { Phase::Finished } else { Phase::Reading };
+        self.stored = stored;
+        self.watch = None;
+        self.iterator = None;
+        self.at_end = false;
+        self.pending.clear();
+        self.attempts = 0;
+        self.source_failures = 0;
+        self.not_before = None;
+        self.caught_up = false;
+        self.read_through = None;
+    }
+
+    /// This runner no longer owns the shard: drop what it read, and watch the lease.
+    pub(crate) fn disowned(&mut self) {
+        self.phase = Phase::Standby;
+        self.pending.clear();
+        self.iterator = None;
+        self.watch = None;
     }
 
     /// Nothing to do until new records arrive (a closed shard is idle only once finished).

@@ -1,33 +1,50 @@
-//! One turn of a shard: read a page when nothing is pending, feed the router a batch,
-//! checkpoint what it processed, retry, hand over or stop on a failure.
+//! One turn of a shard: read a page when nothing is pending, feed the router a batch
+//! (reading the next page meanwhile, checkpointing on a timer, stopping at a lost lease or
+//! a stop request), checkpoint what it processed, retry, hand over or stop on a failure.
+
+use std::time::{Duration, SystemTime};
 
 use lambda_runtime::Context;
 use serde_json::json;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
+use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, Save};
+use super::lease::Leases;
 use super::report::{DataLoss, FailedRecord, RunReport, RunnerError};
 use super::run::{OnDataLoss, Runner};
 use super::shard::{Phase, ShardState};
-use super::source::{SourceError, StartAt, StreamSource};
+use super::source::{RecordsPage, SourceError, SourceRecord, StartAt, StreamSource};
+use crate::process::{Control, FailureNote};
 
 impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
-    /// One turn for a shard: read if nothing is pending, process what is pending, finish
-    /// the shard if it is read to its end. Returns what it did.
-    pub(crate) async fn step(&self, arn: &str, shard: &mut ShardState) -> Result<RunReport, RunnerError> {
+    /// One turn for a shard this runner owns: read if nothing is pending, process what is
+    /// pending, finish the shard if it is read to its end. Returns what it did. Nothing
+    /// starts once a stop is asked or while the shard's lease is not valid.
+    pub(crate) async fn step(
+        &self,
+        arn: &str,
+        shard: &mut ShardState,
+        leases: &Leases,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<RunReport, RunnerError> {
         let mut report = RunReport::default();
         shard.not_before = None;
+        if *stop.borrow() || !leases.valid(&shard.id) {
+            return Ok(report);
+        }
         if shard.pending.is_empty() && !shard.at_end {
             self.fetch(arn, shard, &mut report).await?;
         }
         if !shard.pending.is_empty() && shard.not_before.is_none() {
-            self.process(arn, shard, &mut report).await?;
+            self.process(arn, shard, leases, stop, &mut report).await?;
         }
         let read_to_end = shard.phase == Phase::Reading && shard.pending.is_empty() && shard.at_end;
         if read_to_end && self.save(arn, shard, Checkpoint::Finished, &mut report).await? {
             shard.phase = Phase::Finished;
             tracing::info!(shard_id = %shard.id, "shard finished");
             report.shards_finished.push(shard.id.clone());
+            self.release(arn, &shard.id, leases).await;
         }
         Ok(report)
     }
@@ -46,7 +63,19 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 Err(error) => return self.source_trouble(shard, error, report),
             },
         };
-        match self.source.records(arn, &iterator, self.settings.batch_size).await {
+        let page = self.source.records(arn, &iterator, self.settings.batch_size).await;
+        self.absorb(shard, iterator, page, report)
+    }
+
+    /// Takes a `GetRecords` answer read with `iterator` into the shard.
+    fn absorb(
+        &self,
+        shard: &mut ShardState,
+        iterator: String,
+        page: Result<RecordsPage, SourceError>,
+        report: &mut RunReport,
+    ) -> Result<(), RunnerError> {
+        match page {
             Ok(page) => {
                 shard.source_failures = 0;
                 if let Some(last) = page.records.last() {
@@ -145,11 +174,19 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         }
     }
 
-    /// Feeds `pending` to the router as one Lambda event; checkpoints what it processed;
-    /// retries, hands over or stops on the first failure.
-    async fn process(&self, arn: &str, shard: &mut ShardState, report: &mut RunReport) -> Result<(), RunnerError> {
-        // At most `checkpoint_every` records per call, each call checkpointed: a crash
-        // repeats at most that many records.
+    /// Feeds up to `checkpoint_every` pending records to the router as one Lambda event,
+    /// while reading the shard's next page if these are the last pending, checkpointing
+    /// what is done every `checkpoint_interval`, and stopping new records at a stop request
+    /// (abandoning those in flight after `shutdown_timeout`) or when the lease lapses.
+    /// Then checkpoints what it processed, and retries, hands over or stops on a failure.
+    async fn process(
+        &self,
+        arn: &str,
+        shard: &mut ShardState,
+        leases: &Leases,
+        stop: &watch::Receiver<bool>,
+        report: &mut RunReport,
+    ) -> Result<(), RunnerError> {
         let chunk = shard.pending.len().min(self.settings.checkpoint_every);
         let records: Vec<&serde_json::Value> = shard.pending.iter().take(chunk).map(|r| &r.lambda_json).collect();
         let payload = serde_json::to_vec(&json!({ "Records": records }))
@@ -163,13 +200,88 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 }
             }
         }
-        let (processed, failure) = match self.router.handle_reporting(payload.into(), &Context::default()).await {
-            Ok((response, reason)) => match response.batch_item_failures.first() {
+        // Read ahead: the next page comes while these records run.
+        let ahead_from = match self.settings.read_ahead && shard.pending.len() == chunk && !shard.at_end {
+            true => shard.iterator.take(),
+            false => None,
+        };
+        let ahead_iterator = ahead_from.clone();
+        let ahead = async move {
+            match &ahead_iterator {
+                Some(iterator) => Some(self.source.records(arn, iterator, self.settings.batch_size).await),
+                None => None,
+            }
+        };
+        let mut ahead = std::pin::pin!(ahead);
+        let mut ahead_page = None;
+        let mut ahead_done = false;
+
+        let (control, context) = (Control::default(), Context::default());
+        let mut call = std::pin::pin!(self.router.handle_controlled(payload.into(), &context, control.clone()));
+        let mut stop = stop.clone();
+        let interval = self.settings.checkpoint_interval;
+        let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
+        let (mut saved, mut stopping, mut lease_gone) = (0usize, false, false);
+        let mut abandon_at: Option<Instant> = None;
+        let result = loop {
+            tokio::select! {
+                biased;
+                result = &mut call => break result,
+                _ = stop.wait_for(|asked| *asked), if !stopping => {
+                    stopping = true;
+                    control.stop();
+                    abandon_at = Some(Instant::now() + self.settings.shutdown_timeout);
+                    tracing::info!(
+                        shard_id = %shard.id, timeout = ?self.settings.shutdown_timeout,
+                        "stopping: no further record starts; waiting for the records in flight"
+                    );
+                }
+                () = sleep_until(abandon_at), if abandon_at.is_some() => {
+                    abandon_at = None;
+                    tracing::warn!(
+                        shard_id = %shard.id, timeout = ?self.settings.shutdown_timeout,
+                        "records still in flight at the shutdown timeout: abandoned, and not checkpointed"
+                    );
+                    control.abandon();
+                }
+                () = leases.lapsed(&shard.id), if !lease_gone => {
+                    lease_gone = true;
+                    control.stop();
+                    tracing::warn!(shard_id = %shard.id, "the shard's lease lapsed or was taken over: no further record of it starts here");
+                }
+                _ = tick.tick(), if !lease_gone => {
+                    let done = control.done_from_start(chunk);
+                    if done > saved {
+                        if self.checkpoint_through(arn, shard, done, report).await? {
+                            saved = done;
+                        } else {
+                            lease_gone = true;
+                            control.stop();
+                        }
+                    }
+                }
+                page = &mut ahead, if !ahead_done => {
+                    ahead_done = true;
+                    ahead_page = page;
+                }
+            }
+        };
+        if !ahead_done {
+            ahead_page = ahead.await;
+        }
+        if shard.phase != Phase::Reading {
+            return Ok(());
+        }
+        let (processed, failure) = match result {
+            Ok((response, note)) => match response.batch_item_failures.first() {
                 None => (chunk, None),
                 Some(failure) => {
                     let id = failure.item_identifier.as_deref().unwrap_or_default();
                     match shard.pending.iter().take(chunk).position(|r| r.sequence_number.as_str() == id) {
-                        Some(index) => (index, Some(reason.unwrap_or_else(|| "the record failed".into()))),
+                        Some(index) => {
+                            let note = note.unwrap_or(FailureNote { reason: "the record failed".into(), ran: true });
+                            (index, Some(note))
+                        }
                         None => {
                             let error =
                                 crate::Error::NotAStreamEvent(format!("the router reported an unknown record `{id}`"));
@@ -180,22 +292,28 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             },
             // Record-level: the failed record could not be named, or nothing was processed.
             Err(error @ (crate::Error::Unreportable { .. } | crate::Error::NothingProcessed { .. })) => {
-                (0, Some(error.to_string()))
+                (0, Some(FailureNote { reason: error.to_string(), ran: true }))
             }
             Err(error) => return Err(RunnerError::Router(error)),
         };
-        if processed > 0 {
-            let last = shard.pending[processed - 1].sequence_number.clone();
-            if !self.save(arn, shard, Checkpoint::After(last.clone()), report).await? {
-                return Ok(());
-            }
-            shard.pending.drain(..processed);
-            shard.start = StartAt::After(last.clone());
-            shard.attempts = 0;
-            report.processed += processed as u64;
-            tracing::debug!(shard_id = %shard.id, records = processed, checkpoint = %last, "processed");
+        if processed > saved && !self.checkpoint_through(arn, shard, processed, report).await? {
+            return Ok(());
         }
-        let (Some(reason), Some(head)) = (failure, shard.pending.front().cloned()) else { return Ok(()) };
+        shard.pending.drain(..processed);
+        if processed > 0 {
+            shard.attempts = 0;
+        }
+        if let Some(ahead_from) = ahead_from {
+            if let Some(page) = ahead_page {
+                self.absorb(shard, ahead_from, page, report)?;
+            } else {
+                shard.iterator = Some(ahead_from);
+            }
+        }
+        let Some(failure) = failure else { return Ok(()) };
+        // Records that never ran (a stop request, a lapsed lease) are no failed attempt.
+        let Some(head) = shard.pending.front().cloned().filter(|_| failure.ran) else { return Ok(()) };
+        let reason = failure.reason;
         shard.attempts += 1;
         report.failed_attempts += 1;
         if shard.attempts < self.settings.max_attempts {
@@ -222,12 +340,13 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             sequence_number: head.sequence_number.clone(),
             attempts: shard.attempts,
             reason,
-            record: head.lambda_json,
+            record: head.lambda_json.clone(),
         };
         sink(failed)
             .await
             .map_err(|error| RunnerError::Sink { sequence_number: head.sequence_number.clone(), error })?;
         tracing::warn!(shard_id = %shard.id, sequence_number = %head.sequence_number, attempts = shard.attempts, "record failed every attempt; handed to the on-failure sink");
+        shard.lag = lag_of(&head);
         if self.save(arn, shard, Checkpoint::After(head.sequence_number.clone()), report).await? {
             shard.pending.pop_front();
             shard.start = StartAt::After(head.sequence_number);
@@ -237,28 +356,68 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         Ok(())
     }
 
-    /// Compare-and-set of the shard's checkpoint. `Ok(false)`: another runner moved it, the
-    /// shard is now `Lost`.
-    async fn save(
+    /// Checkpoints the shard after its first `done` pending records (still pending: the
+    /// caller drains them) and counts them processed. `Ok(false)`: the shard is lost.
+    async fn checkpoint_through(
+        &self,
+        arn: &str,
+        shard: &mut ShardState,
+        done: usize,
+        report: &mut RunReport,
+    ) -> Result<bool, RunnerError> {
+        let Some(last) = done.checked_sub(1).and_then(|i| shard.pending.get(i)).cloned() else { return Ok(true) };
+        let before = match &shard.stored {
+            Some(Checkpoint::After(seq)) => shard.pending.iter().position(|r| &r.sequence_number == seq).map_or(0, |i| i + 1),
+            _ => 0,
+        };
+        shard.lag = lag_of(&last);
+        if !self.save(arn, shard, Checkpoint::After(last.sequence_number.clone()), report).await? {
+            return Ok(false);
+        }
+        shard.start = StartAt::After(last.sequence_number);
+        report.processed += done.saturating_sub(before) as u64;
+        Ok(true)
+    }
+
+    /// Compare-and-set of the shard's checkpoint, while this runner holds its lease.
+    /// `Ok(false)`: another runner owns the shard now (or moved its checkpoint); this one
+    /// leaves it and watches its lease again.
+    pub(crate) async fn save(
         &self,
         arn: &str,
         shard: &mut ShardState,
         next: Checkpoint,
         report: &mut RunReport,
     ) -> Result<bool, RunnerError> {
-        match self.checkpoints.save(arn, &shard.id, shard.stored.as_ref(), &next).await {
+        let save = Save { owner: &self.settings.owner, expected: shard.stored.as_ref(), next: &next, lag: shard.lag };
+        match self.checkpoints.save(arn, &shard.id, save).await {
             Ok(()) => {
+                tracing::debug!(shard_id = %shard.id, checkpoint = %next.encode(), lag = ?shard.lag, "checkpoint");
                 shard.stored = Some(next);
                 Ok(true)
             }
             Err(CheckpointError::Conflict { .. }) => {
-                tracing::warn!(shard_id = %shard.id, "another runner moved this shard's checkpoint; leaving the shard to it");
-                shard.phase = Phase::Lost;
-                shard.pending.clear();
+                tracing::warn!(shard_id = %shard.id, "another runner owns this shard now; leaving it");
+                shard.disowned();
                 report.shards_lost.push(shard.id.clone());
                 Ok(false)
             }
             Err(error) => Err(RunnerError::Checkpoint(error)),
         }
     }
+}
+
+/// Sleeps until `at`; never completes for `None`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How old a record is now, by its `ApproximateCreationDateTime`.
+fn lag_of(record: &SourceRecord) -> Option<Duration> {
+    let created = record.lambda_json.pointer("/dynamodb/ApproximateCreationDateTime")?.as_f64()?;
+    let created = SystemTime::UNIX_EPOCH + Duration::try_from_secs_f64(created).ok()?;
+    Some(SystemTime::now().duration_since(created).unwrap_or_default())
 }

@@ -1,0 +1,42 @@
+//! A caller's hold on one invocation in flight (the runner's): stop starting records,
+//! abandon the ones running, and read how far it got, while it runs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::Progress;
+
+/// Shared with the invocation it steers; clones steer the same invocation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Control {
+    /// No record may start once set (the invocation's deadline reads it).
+    pub(crate) stopped: Arc<AtomicBool>,
+    abandon: Arc<Notify>,
+    pub(crate) progress: Arc<Progress>,
+}
+
+impl Control {
+    /// No further record starts; the ones running finish.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+
+    /// No further record starts, and the ones running are abandoned as at the deadline
+    /// margin: the invocation answers from its progress at once.
+    pub(crate) fn abandon(&self) {
+        self.stop();
+        self.abandon.notify_one();
+    }
+
+    /// Completes once [`abandon`](Self::abandon) is called.
+    pub(crate) async fn abandoned(&self) {
+        self.abandon.notified().await;
+    }
+
+    /// How many records, from the first, are done (processed or filtered out).
+    pub(crate) fn done_from_start(&self, records: usize) -> usize {
+        self.progress.first_pending().unwrap_or(records).min(records)
+    }
+}
