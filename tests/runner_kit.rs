@@ -7,7 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ddbstream::runner::{Checkpoint, FailedRecord, MemoryCheckpoints, OnDataLoss, Runner, RunnerError, StartPosition};
+use ddbstream::runner::{
+    Checkpoint, CheckpointError, CheckpointStore, FailedRecord, Lease, MemoryCheckpoints, OnDataLoss, Runner, RunnerError,
+    Save, ShardEntry, StartPosition,
+};
 use ddbstream::testing::{KeySchema, LiveStream, StreamRecord, Table};
 use ddbstream::{BoxError, Change, Item, Router, SequenceNumber, StreamViewType};
 use serde_dynamo::AttributeValue;
@@ -383,6 +386,9 @@ async fn a_standby_takes_over_within_the_lease_once_its_owner_dies_and_never_run
     let (Some(a_last), Some(b_first)) = (a_last, b_first) else { panic!("both ran: {a_calls:?} {b_calls:?}") };
     assert!(b_first > a_last, "the standby started only after the owner's last call");
     let took = b_first - died;
+    // The owner's last renewal came at most a third of the lease before it died; the
+    // standby waits a whole lease from the first look that saw it.
+    assert!(took >= lease * 2 / 3, "taken over only {took:?} after the owner died: it was not given its lease");
     assert!(took <= lease + lease / 3 + Duration::from_millis(100), "taken over {took:?} after the owner died");
     let repeats = assert_nothing_lost_in_key_order(&calls, &stream.write(|t| t.stream().records()));
     assert!(repeats <= 100, "{repeats} repeats");
@@ -645,4 +651,178 @@ async fn a_crash_mid_catch_up_repeats_at_most_one_checkpointed_batch() {
     let repeated = calls.len() - distinct.len();
     assert!(repeated <= 100, "{repeated} changes handled twice");
     assert!(report.processed < 1_000 && report.processed % 100 == 0, "resumed from a checkpointed batch: {report:?}");
+}
+
+/// A store that refuses every lease write of `owner` once `cut` is set: that owner is cut
+/// off from the store for its renewals, as by a network partition.
+#[derive(Clone)]
+struct CutOff {
+    inner: MemoryCheckpoints,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    owner: &'static str,
+}
+
+impl CutOff {
+    fn refuses(&self, owner: &str) -> bool {
+        self.cut.load(std::sync::atomic::Ordering::SeqCst) && owner == self.owner
+    }
+}
+
+impl CheckpointStore for CutOff {
+    async fn load(&self, arn: &str, shard: &str) -> Result<ShardEntry, CheckpointError> {
+        self.inner.load(arn, shard).await
+    }
+    async fn save(&self, arn: &str, shard: &str, save: Save<'_>) -> Result<(), CheckpointError> {
+        self.inner.save(arn, shard, save).await
+    }
+    async fn lease(&self, arn: &str, shard: &str, expected: Option<&Lease>, next: &Lease) -> Result<(), CheckpointError> {
+        if self.refuses(&next.owner) {
+            return Err(CheckpointError::Store("cut off".into()));
+        }
+        self.inner.lease(arn, shard, expected, next).await
+    }
+    async fn release(&self, arn: &str, shard: &str, held: &Lease) -> Result<(), CheckpointError> {
+        if self.refuses(&held.owner) {
+            return Err(CheckpointError::Store("cut off".into()));
+        }
+        self.inner.release(arn, shard, held).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_owner_that_cannot_renew_stops_starting_records_before_a_standby_can_take_over() {
+    let stream = stream();
+    write(&stream, 0, 400, 4);
+    let store = CutOff { inner: MemoryCheckpoints::new(), cut: Arc::default(), owner: "a" };
+    let calls = Calls::default();
+    let cut_now = Arc::new(Notify::new());
+    // One 400-record batch of 4 s: the owner must stop within it.
+    let runner = |name: &'static str, at| {
+        fast(Runner::new(stream.clone(), "Orders", timed_router(&calls, name, Duration::from_millis(10), at)))
+            .owner(name)
+            .lease_duration(Duration::from_secs(3))
+            .checkpoint_every(400)
+            .standby(true)
+            .checkpoints(store.clone())
+    };
+    let (a, b) = (runner("a", Some((50, cut_now.clone()))), runner("b", None));
+    let cut = store.cut.clone();
+    let b_report = tokio::select! {
+        _ = a.run(std::future::pending()) => panic!("the owner's run ended by itself"),
+        report = async {
+            cut_now.notified().await;
+            cut.store(true, std::sync::atomic::Ordering::SeqCst);
+            b.run_until_caught_up(std::future::pending()).await
+        } => report.unwrap_or_else(|e| panic!("{e}")),
+    };
+    assert_eq!(b_report.shards_taken_over.len(), 1, "{b_report:?}");
+    let (a_calls, b_calls) = (calls_of(&calls, "a"), calls_of(&calls, "b"));
+    let a_last = a_calls.last().map(|c| c.1).unwrap_or_else(|| panic!("a never ran"));
+    let b_first = b_calls.first().map(|c| c.1).unwrap_or_else(|| panic!("b never ran"));
+    assert!(a_last < b_first, "the cut-off owner started a record after the standby took over");
+    assert!(a_calls.len() < 400, "the cut-off owner stopped: {} calls", a_calls.len());
+    // What the owner finished before its lease lapsed was checkpointed: nothing repeats.
+    assert_eq!(assert_nothing_lost_in_key_order(&calls, &stream.write(|t| t.stream().records())), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_batch_is_checkpointed_on_a_timer_so_a_crash_repeats_little() {
+    let stream = stream();
+    write(&stream, 0, 60, 3);
+    let checkpoints = MemoryCheckpoints::new();
+    let calls = Calls::default();
+    let crash = Arc::new(Notify::new());
+    let runner = |at| {
+        fast(Runner::new(stream.clone(), "Orders", timed_router(&calls, "r", Duration::from_secs(1), at)))
+            .owner("same-name")
+            .checkpoint_interval(Duration::from_millis(4_500))
+            .checkpoints(checkpoints.clone())
+    };
+    let first = runner(Some((23, crash.clone())));
+    tokio::select! {
+        _ = first.run(std::future::pending()) => panic!("the first run ended by itself"),
+        () = crash.notified() => {}
+    }
+    let records = stream.write(|t| t.stream().records());
+    // Ticks every 4.5 s of 1 s records: the fourth tick (18 s) checkpointed about 17
+    // records, all within the one 60-record batch.
+    let stored = checkpoints.all()[0].2.clone();
+    let at = records.iter().position(|r| stored == Checkpoint::After(r.sequence_number.clone()));
+    assert!(at.is_some_and(|at| (15..=18).contains(&at)), "checkpoint {stored:?} at {at:?}");
+    // Restarted under the same name, it takes its lease back at once.
+    let restarted = tokio::time::Instant::now();
+    let report = runner(None).run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.processed as usize, 60 - at.unwrap_or_default() - 1, "from the checkpoint on");
+    let resumed = calls_of(&calls, "r")[23].1; // the first call of the restart
+    assert!(resumed - restarted < Duration::from_millis(100), "resumed after {:?}", resumed - restarted);
+    let repeats = assert_nothing_lost_in_key_order(&calls, &records);
+    assert!(repeats <= 6, "{repeats} repeats: at most 4.5 s of work and the record in flight; at {at:?}, {} calls", calls.lock().map(|c| c.len()).unwrap_or(0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_starts_nothing_more_and_abandons_what_outlives_the_shutdown_timeout() {
+    let stream = stream();
+    write(&stream, 0, 10, 10);
+    let checkpoints = MemoryCheckpoints::new();
+    let records = stream.write(|t| t.stream().records());
+    let third = records[2].sequence_number.clone();
+    let calls = Calls::default();
+    let stop = Arc::new(Notify::new());
+    let (log, signal) = (calls.clone(), stop.clone());
+    let hanging = Router::new().stream("Orders", move |change: Change<Item>| {
+        let hang = change.sequence_number() == &third;
+        log.lock().unwrap_or_else(|e| e.into_inner()).push(("r", change.sequence_number().clone(), tokio::time::Instant::now()));
+        if hang {
+            signal.notify_one();
+        }
+        async move {
+            if hang {
+                tokio::time::sleep(Duration::from_secs(3_600)).await;
+            }
+            Ok::<(), BoxError>(())
+        }
+    });
+    let runner = fast(Runner::new(stream.clone(), "Orders", hanging))
+        .shutdown_timeout(Duration::from_secs(2))
+        .checkpoints(checkpoints.clone());
+    let report = runner.run(stop.notified()).await.unwrap_or_else(|e| panic!("{e}"));
+    let calls_then = calls_of(&calls, "r");
+    assert_eq!(calls_then.len(), 3, "nothing started after the stop");
+    let took = tokio::time::Instant::now() - calls_then[2].1;
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(3), "returned {took:?} after the stop");
+    assert_eq!(report.processed, 2);
+    assert_eq!(report.failed_attempts, 0, "records stopped or abandoned are no failed attempts");
+    assert_eq!(checkpoints.all()[0].2, Checkpoint::After(records[1].sequence_number.clone()));
+    assert!(checkpoints.leases().is_empty(), "the lease was released");
+    let log = Log::default();
+    let again = fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false))).checkpoints(checkpoints);
+    assert_eq!(again.run_until_caught_up(std::future::pending()).await.map(|r| r.processed).ok(), Some(8));
+}
+
+#[tokio::test]
+async fn the_runner_reports_its_shards_and_lag_and_emits_them_as_metrics() {
+    let stream = stream();
+    write(&stream, 0, 30, 3);
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = lines.clone();
+    let router = logging_router(&Log::default(), |_| false)
+        .metrics_to("Shop", move |line| sink.lock().unwrap_or_else(|e| e.into_inner()).push(line.to_owned()));
+    let runner = fast(Runner::new(stream.clone(), "Orders", router));
+    let report = runner.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.owned_shards.len(), 1, "{report:?}");
+    let shard = report.owned_shards[0].clone();
+    assert!(report.lag_ms.contains_key(&shard), "{report:?}");
+    let lines = lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let health: Vec<serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.contains("RunnerOwnedShards"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let last = health.last().unwrap_or_else(|| panic!("no runner metrics in {lines:?}"));
+    assert_eq!(last["RunnerOwnedShards"], 1);
+    let processed: u64 = health.iter().filter_map(|l| l["RunnerProcessed"].as_u64()).sum();
+    assert_eq!(processed, 30);
+    assert_eq!(last["table"], "Orders");
+    assert!(last["RunnerLag"].is_u64(), "{last}");
+    assert_eq!(last["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Shop");
 }

@@ -57,10 +57,12 @@ pub(crate) async fn supervise(
         // executor): the records run inline.
         return process(&table, &payload, &invocation).await;
     };
+    // If this future is dropped (a caller giving up on the invocation), its records stop too.
     let mut worker = runtime.spawn({
         let (payload, invocation) = (payload.clone(), Arc::clone(&invocation));
         async move { process(&table, &payload, &invocation).await }.in_current_span().with_current_subscriber()
     });
+    let mut abort_on_drop = AbortOnDrop(Some(worker.abort_handle()));
     let margin_passed = async {
         match cutoff {
             None => std::future::pending().await,
@@ -93,6 +95,7 @@ pub(crate) async fn supervise(
             invocation.deadline.stop();
             invocation.progress.abandoned();
             worker.abort();
+            abort_on_drop.0 = None;
             isolation.watch(worker);
             outcome_so_far(&payload, &invocation, Failure::Abandoned)
         }
@@ -101,4 +104,15 @@ pub(crate) async fn supervise(
         isolation.retire();
     }
     outcome
+}
+
+/// Aborts a task when dropped, unless disarmed.
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
 }

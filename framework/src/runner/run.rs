@@ -622,9 +622,12 @@ impl Session {
             && self.shards.values().all(|s| (s.is_idle() && s.phase != Phase::Standby) || blocked.contains(&s.id))
     }
 
-    /// Some readable shard has records pending or was not caught up at its last read.
+    /// Some readable shard has records pending or was not caught up at its last read (a
+    /// shard whose lease is not valid now, its renewal failing, is not readable).
     fn has_work(&self, blocked: &HashSet<String>) -> bool {
-        self.shards.values().any(|s| s.phase == Phase::Reading && !blocked.contains(&s.id) && !s.is_idle())
+        self.shards.values().any(|s| {
+            s.phase == Phase::Reading && !blocked.contains(&s.id) && !s.is_idle() && self.leases.valid(&s.id)
+        })
     }
 
     fn next_retry(&self) -> Option<Instant> {
