@@ -8,6 +8,13 @@ handled is a line `<pk> <sequence number>` in a file. Asserted:
 - per key, the first handling of each change follows stream order;
 - duplicates stay within the bound: at most `checkpoint_every` (100) records per kill.
 
+Each restart runs under the name the killed runner had, so it takes its lease back at
+once. Then the same with two runners: an owner and a standby (leases of 2 s) on a second
+table; the owner is killed with SIGKILL, and the standby must take over within the lease
+(plus one look), handle nothing before the kill, and lose nothing; a third runner that is
+not a standby must exit non-zero saying it has nothing to own; the standby stops on
+SIGTERM with exit code 0.
+
 Run by `make crash` (part of `make test`), which builds the runner first.
 """
 
@@ -35,7 +42,7 @@ def main():
     out = work / "handled.txt"
     table = f"CrashOrders{os.getpid()}"
     env = dict(os.environ, TABLE=table, CHECKPOINT_TABLE=f"CrashCheckpoints{os.getpid()}", OUT=str(out),
-               RUST_LOG="warn")
+               RUST_LOG="warn", OWNER="crash-runner")
     dynamodb = boto3.client("dynamodb", region_name=os.environ.get("AWS_REGION", "us-east-1"))
     dynamodb.create_table(
         TableName=table,
@@ -59,37 +66,106 @@ def main():
                            timeout=600)
     checks.check("the last runner catches up and exits 0", final.returncode == 0, final.stderr[-2000:])
 
-    # The stream's own order of records, per key.
+    handled, duplicates = check_handled(checks, dynamodb, table, out, WRITES)
+    bound = kills * CHECKPOINT_EVERY
+    checks.check(f"duplicates within the bound ({duplicates} after {kills} kills, bound {bound})",
+                 duplicates <= bound and kills > 0, f"{duplicates} > {bound}")
+    print(f"runner-crash figures: {WRITES} writes, {kills} kills, {len(handled)} handled, {duplicates} duplicates")
+    standby_takeover(checks, dynamodb, env, work)
+    return checks.finish()
+
+
+def stream_order(dynamodb, table):
+    """The stream's records as (pk, sequence number), in stream order."""
     streams = boto3.client("dynamodbstreams", region_name=os.environ.get("AWS_REGION", "us-east-1"))
     arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    stream_order = []
+    order = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
         iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         while iterator:
             page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            stream_order += [(r["dynamodb"]["Keys"]["pk"]["S"], r["dynamodb"]["SequenceNumber"]) for r in page["Records"]]
+            order += [(r["dynamodb"]["Keys"]["pk"]["S"], r["dynamodb"]["SequenceNumber"]) for r in page["Records"]]
             iterator = page.get("NextShardIterator") if page["Records"] else None
+    return order
 
-    handled = [tuple(line.split()) for line in out.read_text().splitlines()] if out.exists() else []
-    seqs = {seq for _, seq in handled}
-    lost = [seq for _, seq in stream_order if seq not in seqs]
-    checks.check(f"no change lost ({len(stream_order)} in the stream)", len(stream_order) == WRITES and not lost,
-                 f"{len(lost)} lost, {len(stream_order)} in the stream")
+
+def read_handled(out):
+    """The handled lines as (pk, sequence number, owner)."""
+    return [tuple(line.split()) for line in out.read_text().splitlines()] if out.exists() else []
+
+
+def check_handled(checks, dynamodb, table, out, writes):
+    """No change lost and per-key first handling in stream order; returns (handled, duplicates)."""
+    order = stream_order(dynamodb, table)
+    handled = read_handled(out)
+    seqs = {line[1] for line in handled}
+    lost = [seq for _, seq in order if seq not in seqs]
+    checks.check(f"{table}: no change lost ({len(order)} in the stream)", len(order) == writes and not lost,
+                 f"{len(lost)} lost, {len(order)} in the stream")
     first_seen = {}
-    for index, (_, seq) in enumerate(handled):
-        first_seen.setdefault(seq, index)
+    for index, line in enumerate(handled):
+        first_seen.setdefault(line[1], index)
     by_key = {}
-    for key, seq in stream_order:
+    for key, seq in order:
         by_key.setdefault(key, []).append(first_seen.get(seq, -1))
     out_of_order = [key for key, firsts in by_key.items() if firsts != sorted(firsts)]
-    checks.check("per key, first handling in stream order", not out_of_order, out_of_order[:5])
-    duplicates = len(handled) - len(seqs)
-    bound = kills * CHECKPOINT_EVERY
-    checks.check(f"duplicates within the bound ({duplicates} after {kills} kills, bound {bound})",
-                 duplicates <= bound and kills > 0, f"{duplicates} > {bound}")
-    print(f"runner-crash figures: {WRITES} writes, {kills} kills, {len(handled)} handled, {duplicates} duplicates")
-    return checks.finish()
+    checks.check(f"{table}: per key, first handling in stream order", not out_of_order, out_of_order[:5])
+    return handled, len(handled) - len(seqs)
+
+
+def standby_takeover(checks, dynamodb, env, work):
+    """An owner and a standby on one stream; the owner is killed; the standby takes over."""
+    writes, lease_s = 1000, 2.0
+    table = f"CrashTakeover{os.getpid()}"
+    out = work / "takeover.txt"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    for n in range(writes):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": f"k{n % KEYS}"}, "v": {"N": str(n)}})
+    env = dict(env, TABLE=table, OUT=str(out), LEASE_MS=str(int(lease_s * 1000)))
+    start = lambda owner, **more: subprocess.Popen(  # noqa: E731
+        [str(RUNNER)], env=dict(env, OWNER=owner, **more), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    owner = start("owner")
+    time.sleep(0.5)
+    standby = start("standby", STANDBY="1")
+    time.sleep(1.0)
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    killed = time.monotonic()
+    before_kill = [line for line in read_handled(out) if line[2] == "standby"]
+    checks.check("the standby handled nothing while the owner lived", not before_kill, before_kill[:3])
+    # Wait for the standby's first line, then for everything.
+    took = None
+    while time.monotonic() - killed < 60:
+        lines = read_handled(out)
+        if took is None and any(line[2] == "standby" for line in lines):
+            took = time.monotonic() - killed
+        if len({line[1] for line in lines}) >= writes:
+            break
+        time.sleep(0.05)
+    checks.check(f"the standby took over within the lease and a look ({took} s, lease {lease_s} s)",
+                 took is not None and took <= lease_s * 4 / 3 + 1.0, took)
+    third = subprocess.run([str(RUNNER)], env=dict(env, OWNER="third"), capture_output=True, text=True, timeout=60)
+    checks.check("a runner with nothing to own exits non-zero and says so",
+                 third.returncode != 0 and "nothing to own" in third.stderr, (third.returncode, third.stderr[-500:]))
+    standby.send_signal(signal.SIGTERM)
+    try:
+        _, err = standby.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        standby.kill()
+        _, err = standby.communicate()
+    checks.check("the standby stops on SIGTERM with exit code 0", standby.returncode == 0, err[-1000:])
+    handled, duplicates = check_handled(checks, dynamodb, table, out, writes)
+    checks.check(f"takeover duplicates within one batch ({duplicates})", duplicates <= CHECKPOINT_EVERY, duplicates)
+    print(f"runner-takeover figures: {writes} writes, taken over after {took:.2f} s, {len(handled)} handled, "
+          f"{duplicates} duplicates")
 
 
 if __name__ == "__main__":

@@ -94,22 +94,47 @@ async fn writes_reach_the_handler_in_order_and_a_restart_resumes_from_the_dynamo
     let report = runner.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.processed, 13);
     assert_eq!(*seen.lock().unwrap_or_else(|e| e.into_inner()), expected, "every write, in write order");
-    // The checkpoint items say who wrote them, when, and where in the shard.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    // The checkpoint items say where in the shard, when and how far behind; the lease was
+    // released when the run ended.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
     let items = scan_all(&client, &checkpoint_table).await;
     assert!(!items.is_empty());
-    for item in items {
+    for item in &items {
         let text = |name: &str| match item.get(name) {
             Some(AttributeValue::S(s) | AttributeValue::N(s)) => s.clone(),
             _ => String::new(),
         };
-        assert!(text("owner").ends_with(&format!("/{}", std::process::id())), "{item:?}");
-        let updated: u64 = text("updated_at").parse().unwrap_or(0);
-        assert!(updated + 120 >= now && updated <= now + 1, "{item:?}");
+        assert!(text("owner").is_empty(), "released: {item:?}");
+        let updated: u128 = text("updated_at").parse().unwrap_or(0);
+        assert!(updated + 120_000 >= now_ms && updated <= now_ms + 1_000, "{item:?}");
         assert!(
             text("position").ends_with(&text("sequence_number")) && !text("sequence_number").is_empty(),
             "{item:?}"
         );
+        assert!(text("lag_ms").parse::<u64>().is_ok() && text("heartbeat").parse::<u64>().is_ok(), "{item:?}");
+        assert_eq!(text("lease_ms"), "10000", "{item:?}");
+    }
+
+    // While a runner runs, its lease is in the item: owner and expiry.
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let watching = fast(Runner::new(streams().await, table.clone(), recording(&table, &Seen::default())))
+        .owner("moto-test-owner")
+        .checkpoints(checkpoints.clone());
+    let (report, items) = tokio::join!(watching.run(stop.notified()), async {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let items = scan_all(&client, &checkpoint_table).await;
+        stop.notify_one();
+        items
+    });
+    report.unwrap_or_else(|e| panic!("{e}"));
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    for item in &items {
+        assert_eq!(item.get("owner"), Some(&AttributeValue::S("moto-test-owner".into())), "{item:?}");
+        let expires: u128 = match item.get("lease_expires_at") {
+            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+            other => panic!("no lease expiry: {other:?}"),
+        };
+        assert!(expires > now_ms && expires <= now_ms + 10_000, "{item:?}");
     }
 
     // A new runner (a restart) on the same checkpoint table sees only what came after.
