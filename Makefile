@@ -12,7 +12,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench build deploy clean audit
+.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench bench-runner build deploy clean audit
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -57,6 +57,10 @@ outside: $(TOOLS) ## The README's "Your own function, locally" from a crate outs
 crash: $(TOOLS) ## Kill -9 the stream runner at random points over 2,000 writes (moto), restart it; nothing lost, order kept, duplicates bounded
 	cargo build --locked --quiet -p handlers --example crash_runner
 	scripts/with-moto $(VENV)/bin/python tests/runner_crash.py
+
+bench-runner: $(TOOLS) ## The runner catching up a 3,000-record backlog on moto, read-ahead off and on, interleaved
+	cargo build --release --locked --quiet -p handlers --example runner_backlog
+	scripts/with-moto target/release/examples/runner_backlog
 
 MATPLOTLIB_VERSION := 3.10.7
 BENCH_TOOLS := $(VENV)/.matplotlib-$(MATPLOTLIB_VERSION)

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ddbstream::runner::{
-    Checkpoint, CheckpointError, CheckpointStore, FailedRecord, Lease, MemoryCheckpoints, OnDataLoss, Runner, RunnerError,
-    Save, ShardEntry, StartPosition,
+    Checkpoint, CheckpointError, CheckpointStore, FailedRecord, Lease, MemoryCheckpoints, OnDataLoss, Runner,
+    RunnerError, Save, ShardEntry, StartPosition,
 };
 use ddbstream::testing::{KeySchema, LiveStream, StreamRecord, Table};
 use ddbstream::{BoxError, Change, Item, Router, SequenceNumber, StreamViewType};
@@ -309,7 +309,11 @@ fn timed_router(calls: &Calls, name: &'static str, each: Duration, at: Option<(u
     let calls = calls.clone();
     let mine = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     Router::new().stream("Orders", move |change: Change<Item>| {
-        calls.lock().unwrap_or_else(|e| e.into_inner()).push((name, change.sequence_number().clone(), tokio::time::Instant::now()));
+        calls.lock().unwrap_or_else(|e| e.into_inner()).push((
+            name,
+            change.sequence_number().clone(),
+            tokio::time::Instant::now(),
+        ));
         let count = mine.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         if let Some((n, notify)) = &at {
             if count == *n {
@@ -341,7 +345,8 @@ fn assert_nothing_lost_in_key_order(calls: &Calls, records: &[StreamRecord]) -> 
     let by_key = |seqs: &[&SequenceNumber]| {
         let mut keys: BTreeMap<String, Vec<SequenceNumber>> = BTreeMap::new();
         for seq in seqs {
-            let record = records.iter().find(|r| &&r.sequence_number == seq).unwrap_or_else(|| panic!("unknown {seq:?}"));
+            let record =
+                records.iter().find(|r| &&r.sequence_number == seq).unwrap_or_else(|| panic!("unknown {seq:?}"));
             keys.entry(format!("{:?}", record.keys)).or_default().push((*seq).clone());
         }
         keys
@@ -675,7 +680,13 @@ impl CheckpointStore for CutOff {
     async fn save(&self, arn: &str, shard: &str, save: Save<'_>) -> Result<(), CheckpointError> {
         self.inner.save(arn, shard, save).await
     }
-    async fn lease(&self, arn: &str, shard: &str, expected: Option<&Lease>, next: &Lease) -> Result<(), CheckpointError> {
+    async fn lease(
+        &self,
+        arn: &str,
+        shard: &str,
+        expected: Option<&Lease>,
+        next: &Lease,
+    ) -> Result<(), CheckpointError> {
         if self.refuses(&next.owner) {
             return Err(CheckpointError::Store("cut off".into()));
         }
@@ -756,7 +767,11 @@ async fn a_slow_batch_is_checkpointed_on_a_timer_so_a_crash_repeats_little() {
     let resumed = calls_of(&calls, "r")[23].1; // the first call of the restart
     assert!(resumed - restarted < Duration::from_millis(100), "resumed after {:?}", resumed - restarted);
     let repeats = assert_nothing_lost_in_key_order(&calls, &records);
-    assert!(repeats <= 6, "{repeats} repeats: at most 4.5 s of work and the record in flight; at {at:?}, {} calls", calls.lock().map(|c| c.len()).unwrap_or(0));
+    assert!(
+        repeats <= 6,
+        "{repeats} repeats: at most 4.5 s of work and the record in flight; at {at:?}, {} calls",
+        calls.lock().map(|c| c.len()).unwrap_or(0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -771,7 +786,11 @@ async fn a_stop_starts_nothing_more_and_abandons_what_outlives_the_shutdown_time
     let (log, signal) = (calls.clone(), stop.clone());
     let hanging = Router::new().stream("Orders", move |change: Change<Item>| {
         let hang = change.sequence_number() == &third;
-        log.lock().unwrap_or_else(|e| e.into_inner()).push(("r", change.sequence_number().clone(), tokio::time::Instant::now()));
+        log.lock().unwrap_or_else(|e| e.into_inner()).push((
+            "r",
+            change.sequence_number().clone(),
+            tokio::time::Instant::now(),
+        ));
         if hang {
             signal.notify_one();
         }
@@ -825,4 +844,66 @@ async fn the_runner_reports_its_shards_and_lag_and_emits_them_as_metrics() {
     assert_eq!(last["table"], "Orders");
     assert!(last["RunnerLag"].is_u64(), "{last}");
     assert_eq!(last["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Shop");
+}
+
+#[tokio::test]
+async fn a_stream_enabled_again_is_followed_after_the_old_one_is_read_to_its_end() {
+    let stream = stream();
+    write(&stream, 0, 10, 3);
+    let log = Log::default();
+    let checkpoints = MemoryCheckpoints::new();
+    let runner =
+        fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false))).checkpoints(checkpoints.clone());
+    let first = runner.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.processed, 10);
+    write(&stream, 10, 5, 3);
+    // Disabled and enabled again: five writes stay in the old stream, ten go to the new one.
+    stream.reenable_stream("2026-11-29T12:00:00.000");
+    write(&stream, 15, 10, 3);
+    let new_records = stream.write(|t| t.stream().records());
+    let new_arn = stream.write(|t| t.stream().arn().to_owned());
+    let report = runner.run_until_caught_up(std::future::pending()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.streams_followed, vec![new_arn]);
+    assert_eq!(report.processed, 15, "{report:?}");
+    let handled = entries(&log);
+    assert_eq!(handled.len(), 25, "each write once");
+    // The old stream's records (all of them, read to the end) come before the new one's.
+    let old_tail = &handled[10..15];
+    assert!(old_tail.iter().all(|(_, seq)| !new_records.iter().any(|r| &r.sequence_number == seq)), "{handled:?}");
+    let new: Vec<&SequenceNumber> = handled[15..].iter().map(|(_, seq)| seq).collect();
+    let expected: Vec<&SequenceNumber> = new_records.iter().map(|r| &r.sequence_number).collect();
+    assert_eq!(new, expected, "the new stream from its start, in order");
+}
+
+#[tokio::test]
+async fn a_running_runner_notices_its_stream_enabled_again_and_loses_nothing() {
+    let stream = stream();
+    write(&stream, 0, 10, 3);
+    let log = Log::default();
+    // It looks for new shards and streams at every round.
+    let runner = fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false)))
+        .rediscover_every(Duration::from_millis(1));
+    let stop = Arc::new(Notify::new());
+    let (writer, observed, done) = (stream.clone(), log.clone(), stop.clone());
+    let (report, ()) = tokio::join!(runner.run(stop.notified()), async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        write(&writer, 10, 5, 3);
+        writer.reenable_stream("2026-11-29T12:00:00.000");
+        write(&writer, 15, 5, 3);
+        for _ in 0..400 {
+            if observed.lock().unwrap_or_else(|e| e.into_inner()).len() >= 20 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        done.notify_one();
+    });
+    let report = report.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.streams_followed.len(), 1, "{report:?}");
+    assert_eq!(report.processed, 20, "{report:?}");
+    let handled = entries(&log);
+    let new_records = stream.write(|t| t.stream().records());
+    let new: Vec<&SequenceNumber> = handled[15..].iter().map(|(_, seq)| seq).collect();
+    let expected: Vec<&SequenceNumber> = new_records.iter().map(|r| &r.sequence_number).collect();
+    assert_eq!(new, expected, "the old stream first, then the new one from its start");
 }

@@ -66,7 +66,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         let mut refresh = tokio::time::interval(self.settings.bookmark_refresh);
         refresh.tick().await;
         let leases = session.leases.clone();
-        let mut heartbeat = std::pin::pin!(self.heartbeat(&arn, &leases));
+        let mut heartbeat = std::pin::pin!(self.heartbeat(&leases));
         let scanned = loop {
             tokio::select! {
                 scanned = &mut scan => break scanned,

@@ -101,8 +101,11 @@ pub struct Save<'a> {
 /// both process, or both advance, one shard.
 pub trait CheckpointStore: Send + Sync {
     /// The shard's checkpoint and lease.
-    fn load(&self, stream_arn: &str, shard_id: &str)
-        -> impl Future<Output = Result<ShardEntry, CheckpointError>> + Send;
+    fn load(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+    ) -> impl Future<Output = Result<ShardEntry, CheckpointError>> + Send;
 
     /// Moves the shard's checkpoint from `save.expected` to `save.next`, if `save.owner`
     /// holds its lease.
@@ -149,10 +152,8 @@ impl MemoryCheckpoints {
     /// Every stored checkpoint as (stream ARN, shard id, checkpoint), sorted.
     pub fn all(&self) -> Vec<(String, String, Checkpoint)> {
         let map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut all: Vec<_> = map
-            .iter()
-            .filter_map(|((s, h), entry)| Some((s.clone(), h.clone(), entry.checkpoint.clone()?)))
-            .collect();
+        let mut all: Vec<_> =
+            map.iter().filter_map(|((s, h), entry)| Some((s.clone(), h.clone(), entry.checkpoint.clone()?))).collect();
         all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         all
     }

@@ -91,7 +91,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             }
             Err(error) => return Err(RunnerError::Checkpoint(error)),
         }
-        leases.insert(&shard.id, Held::new(next, sent));
+        leases.insert(&shard.id, Held::new(arn, next, sent));
         // The checkpoint as the last owner left it: it can no longer move it.
         let entry = self.checkpoints.load(arn, &shard.id).await.map_err(RunnerError::Checkpoint)?;
         shard.owned_from(entry.checkpoint);
@@ -116,7 +116,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     /// lease someone else took meanwhile is dropped (its shard's work stops before its next
     /// record); a renewal the store refuses is tried again a second later, and the lease
     /// lapses, stopping its shard's work, if none succeeds in time.
-    pub(crate) async fn heartbeat(&self, arn: &str, leases: &Leases) -> std::convert::Infallible {
+    pub(crate) async fn heartbeat(&self, leases: &Leases) -> std::convert::Infallible {
         let most = (self.settings.lease_duration / 6).max(Duration::from_millis(10));
         loop {
             let now = Instant::now();
@@ -126,11 +126,11 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             for (shard_id, held) in held.into_iter().filter(|(_, held)| held.renew_at <= Instant::now()) {
                 let next = Lease::next(&self.settings.owner, Some(&held.lease), held.lease.duration);
                 let sent = Instant::now();
-                match self.checkpoints.lease(arn, &shard_id, Some(&held.lease), &next).await {
+                match self.checkpoints.lease(&held.stream_arn, &shard_id, Some(&held.lease), &next).await {
                     // Unless the shard was given up meanwhile.
                     Ok(()) if leases.get(&shard_id).is_some_and(|now| now.lease == held.lease) => {
                         tracing::trace!(shard_id = %shard_id, heartbeat = next.heartbeat, "lease renewed");
-                        leases.insert(&shard_id, Held::new(next, sent));
+                        leases.insert(&shard_id, Held::new(&held.stream_arn, next, sent));
                     }
                     Ok(()) => {}
                     Err(CheckpointError::Conflict { .. }) => {
@@ -150,9 +150,11 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     pub(crate) async fn release_all(&self, session: &mut Session) {
         for (shard_id, held) in session.leases.all() {
             session.leases.remove(&shard_id);
-            match self.checkpoints.release(&session.arn, &shard_id, &held.lease).await {
+            match self.checkpoints.release(&held.stream_arn, &shard_id, &held.lease).await {
                 Ok(()) => tracing::debug!(shard_id = %shard_id, "lease released"),
-                Err(error) => tracing::warn!(shard_id = %shard_id, %error, "could not release the lease; it lapses by itself"),
+                Err(error) => {
+                    tracing::warn!(shard_id = %shard_id, %error, "could not release the lease; it lapses by itself")
+                }
             }
         }
     }
@@ -164,6 +166,41 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 tracing::warn!(shard_id = %shard_id, %error, "could not release the lease; it lapses by itself");
             }
         }
+    }
+
+    /// A table whose stream was disabled and enabled again has a new stream: this is said
+    /// once, the old stream's shards (closed, readable for 24 hours) are read to their end,
+    /// then the runner moves to the new stream and reads it from its start.
+    pub(crate) async fn follow_stream(&self, session: &mut Session, table: &str) -> Result<bool, RunnerError> {
+        let latest = match self.source.stream_of_table(table).await {
+            Ok(latest) => latest,
+            Err(error) => {
+                tracing::debug!(%error, "could not look for a newer stream of the table");
+                return Ok(false);
+            }
+        };
+        if latest == session.arn {
+            return Ok(false);
+        }
+        if session.next_stream.as_deref() != Some(latest.as_str()) {
+            tracing::warn!(
+                table, stream_arn = %session.arn, new_stream_arn = %latest,
+                "the table's stream was disabled and enabled again: this runner reads the old stream's closed \
+                 shards to their end, then the new stream from its start"
+            );
+            session.next_stream = Some(latest.clone());
+        }
+        if session.shards.values().any(|s| s.phase != Phase::Finished) {
+            return Ok(false);
+        }
+        self.release_all(session).await;
+        tracing::info!(table, stream_arn = %latest, "reading the table's new stream");
+        session.report.streams_followed.push(latest.clone());
+        session.arn = latest;
+        session.shards.clear();
+        session.next_stream = None;
+        session.forget_discovery();
+        Ok(true)
     }
 
     /// With nothing owned and every unfinished shard held by a live owner (seen renewing),

@@ -154,7 +154,9 @@ impl CheckpointStore for DynamoDbCheckpoints {
             Err(error) => match error.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                     let stored = |name: &str| failed.item().and_then(|item| item.get(name)).and_then(|v| v.as_s().ok());
-                    if stored("position") == Some(&save.next.encode()) && stored("owner").map(String::as_str) == Some(save.owner) {
+                    if stored("position") == Some(&save.next.encode())
+                        && stored("owner").map(String::as_str) == Some(save.owner)
+                    {
                         Ok(())
                     } else {
                         Err(CheckpointError::Conflict { shard_id: shard_id.to_owned() })
@@ -178,7 +180,9 @@ impl CheckpointStore for DynamoDbCheckpoints {
             .update_item()
             .table_name(&self.table)
             .key("shard", self.key(stream_arn, shard_id))
-            .update_expression("SET #owner = :owner, heartbeat = :heartbeat, lease_ms = :ms, lease_expires_at = :expires")
+            .update_expression(
+                "SET #owner = :owner, heartbeat = :heartbeat, lease_ms = :ms, lease_expires_at = :expires",
+            )
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":owner", AttributeValue::S(next.owner.clone()))
             .expression_attribute_values(":heartbeat", AttributeValue::N(next.heartbeat.to_string()))
@@ -222,7 +226,9 @@ impl CheckpointStore for DynamoDbCheckpoints {
         match released {
             Ok(_) => Ok(()),
             // Not ours any more: nothing to give up.
-            Err(error) if error.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception) => {
+            Err(error)
+                if error.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
+            {
                 Ok(())
             }
             Err(error) => Err(store_error(&self.table, "UpdateItem", &error)),

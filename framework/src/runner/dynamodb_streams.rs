@@ -96,6 +96,35 @@ impl StreamSource for DynamoDbStreams {
             .ok_or_else(|| SourceError::NotFound(format!("table `{table}` has no stream (is StreamSpecification on?)")))
     }
 
+    async fn streams_of_table(&self, table: &str) -> Result<Vec<String>, SourceError> {
+        let mut streams = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let listed = self
+                .client
+                .list_streams()
+                .table_name(table)
+                .set_exclusive_start_stream_arn(after.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            streams.extend(
+                listed
+                    .streams()
+                    .iter()
+                    .filter(|stream| stream.table_name() == Some(table))
+                    .filter_map(|stream| Some((stream.stream_label()?.to_owned(), stream.stream_arn()?.to_owned()))),
+            );
+            match listed.last_evaluated_stream_arn() {
+                Some(last) => after = Some(last.to_owned()),
+                None => break,
+            }
+        }
+        // Labels are ISO timestamps: oldest first.
+        streams.sort();
+        Ok(streams.into_iter().map(|(_, arn)| arn).collect())
+    }
+
     async fn describe(&self, stream_arn: &str, exclusive_start: Option<&str>) -> Result<ShardList, SourceError> {
         let described = self
             .client

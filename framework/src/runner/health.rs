@@ -66,7 +66,8 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 if let Some(definitions) = root
                     .get_mut("_aws")
                     .and_then(|aws| aws.pointer_mut("/CloudWatchMetrics/0/Metrics"))
-                    .and_then(|m| m.as_array_mut()) {
+                    .and_then(|m| m.as_array_mut())
+                {
                     definitions.push(json!({ "Name": "RunnerLag", "Unit": "Milliseconds" }));
                 }
             }

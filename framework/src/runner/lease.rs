@@ -50,6 +50,8 @@ pub(crate) fn default_owner() -> String {
 /// A lease this runner holds, and until when it may act on it.
 #[derive(Clone, Debug)]
 pub(crate) struct Held {
+    /// The stream of the shard.
+    pub(crate) stream_arn: String,
     pub(crate) lease: Lease,
     /// When the write that gave the lease its current heartbeat was sent, plus four
     /// fifths of the duration: no record starts after this without a renewal.
@@ -59,11 +61,11 @@ pub(crate) struct Held {
 }
 
 impl Held {
-    /// A lease whose write was sent at `sent`.
-    pub(crate) fn new(lease: Lease, sent: Instant) -> Self {
+    /// A lease of a shard of `stream_arn` whose write was sent at `sent`.
+    pub(crate) fn new(stream_arn: &str, lease: Lease, sent: Instant) -> Self {
         let valid_until = sent + lease.duration.mul_f64(0.8);
         let renew_at = sent + lease.duration / 3;
-        Self { lease, valid_until, renew_at }
+        Self { stream_arn: stream_arn.to_owned(), lease, valid_until, renew_at }
     }
 }
 

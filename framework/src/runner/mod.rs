@@ -1,6 +1,7 @@
 //! The runner: the same [`Router`](crate::Router) on a live stream, outside Lambda (during
 //! development against a local DynamoDB, in tests, as a long-running consumer). Enable
-//! with the `runner` feature.
+//! with the `runner` feature. In production at scale, prefer the same router on Lambda's
+//! event source mapping: AWS then owns shard assignment, scaling and retries.
 //!
 //! It reads every shard of a table's stream (all `DescribeStream` pages, children only
 //! after their parent is finished), feeds each shard's records to the router in order with
@@ -10,6 +11,13 @@
 //! from the checkpoint, backs off when throttled, reports trimmed data as data loss, and
 //! stops cleanly on Ctrl-C / SIGTERM. [`Runner::bootstrap`] builds a replica from a scan
 //! and the stream without missing a write.
+//!
+//! Each shard has one owner at a time: a [`Lease`] beside its checkpoint, renewed by a
+//! heartbeat. Other runners wait as standbys ([`Runner::standby`]) and take a shard over
+//! when its owner releases it (on stopping) or stops renewing it (a crash), after the
+//! lease's whole duration. An owner that cannot renew stops starting records before any
+//! standby can take over. Within a batch, what is done is checkpointed every
+//! [`checkpoint_interval`](Runner::checkpoint_interval), so a crash repeats little.
 //!
 //! # Example
 //!

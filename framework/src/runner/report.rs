@@ -51,6 +51,9 @@ pub struct RunReport {
     pub shards_acquired: u64,
     /// Shards this runner took over from an owner that stopped renewing its lease.
     pub shards_taken_over: Vec<String>,
+    /// Newer streams of the table this runner moved to (the stream was disabled and enabled
+    /// again), in order.
+    pub streams_followed: Vec<String>,
     /// The shards this runner owned when the run ended (their leases then released).
     pub owned_shards: Vec<String>,
     /// Per owned shard, how old its last processed record was when it was processed

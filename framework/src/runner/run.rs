@@ -11,8 +11,8 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::checkpoint::{Checkpoint, CheckpointStore, MemoryCheckpoints};
-use super::report::{DataLoss, FailedRecord, RunReport, RunnerError};
 use super::lease::Leases;
+use super::report::{DataLoss, FailedRecord, RunReport, RunnerError};
 use super::shard::{Phase, ShardState};
 use super::source::{ShardDescription, SourceError, StartAt, StreamSource};
 use crate::{BoxError, Router};
@@ -328,9 +328,9 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     }
 
     pub(crate) async fn open_at(&self, start: StartPosition) -> Result<Session, RunnerError> {
-        let arn = match &self.target {
-            Target::Arn(arn) => arn.clone(),
-            Target::Table(table) => self.retrying(|| self.source.stream_of_table(table)).await?,
+        let (arn, next_stream) = match &self.target {
+            Target::Arn(arn) => (arn.clone(), None),
+            Target::Table(table) => self.stream_to_resume(table).await?,
         };
         tracing::info!(stream_arn = %arn, "reading stream");
         let (stop, _) = tokio::sync::watch::channel(false);
@@ -343,9 +343,55 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             started: Instant::now(),
             stop,
             last_health: RunReport::default(),
+            next_stream,
         };
         self.discover(&mut session, start).await?;
         Ok(session)
+    }
+
+    /// The stream to read: the latest, unless this consumer left an older stream of the
+    /// table (one disabled since) unfinished: then that one, and the latest after it.
+    async fn stream_to_resume(&self, table: &str) -> Result<(String, Option<String>), RunnerError> {
+        let streams = self.retrying(|| self.source.streams_of_table(table)).await?;
+        let Some((latest, older)) = streams.split_last() else {
+            return Err(RunnerError::Source(SourceError::NotFound(format!("table `{table}` has no stream"))));
+        };
+        for old in older {
+            if self.left_unfinished(old).await? {
+                tracing::warn!(
+                    table, stream_arn = %old, new_stream_arn = %latest,
+                    "this consumer left an older stream of the table unfinished (the stream was disabled and enabled \
+                     again): reading it to its end first"
+                );
+                return Ok((old.clone(), Some(latest.clone())));
+            }
+        }
+        Ok((latest.clone(), None))
+    }
+
+    /// Whether this consumer has checkpoints in the stream and not every shard finished.
+    async fn left_unfinished(&self, stream_arn: &str) -> Result<bool, RunnerError> {
+        let mut after: Option<String> = None;
+        let (mut any, mut all_finished) = (false, true);
+        loop {
+            let page = match self.source.describe(stream_arn, after.as_deref()).await {
+                Ok(page) => page,
+                // Gone from the stream service: nothing left to read there.
+                Err(SourceError::NotFound(_)) => return Ok(false),
+                Err(error) => return Err(RunnerError::Source(error)),
+            };
+            for shard in &page.shards {
+                let entry =
+                    self.checkpoints.load(stream_arn, &shard.shard_id).await.map_err(RunnerError::Checkpoint)?;
+                any |= entry.checkpoint.is_some();
+                all_finished &= entry.checkpoint == Some(Checkpoint::Finished);
+            }
+            match page.last_evaluated_shard_id {
+                Some(last) => after = Some(last),
+                None => break,
+            }
+        }
+        Ok(any && !all_finished)
     }
 
     /// A stream call with backoff on throttling and up to `source_retries` other failures.
@@ -443,7 +489,8 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         if listed.contains(parent) || session.shards.contains_key(parent) {
             return Ok(());
         }
-        let after = match self.checkpoints.load(&session.arn, parent).await.map_err(RunnerError::Checkpoint)?.checkpoint {
+        let after = match self.checkpoints.load(&session.arn, parent).await.map_err(RunnerError::Checkpoint)?.checkpoint
+        {
             Some(Checkpoint::After(seq)) => Some(seq),
             Some(Checkpoint::At(_)) => None,
             Some(Checkpoint::Finished) | None => return Ok(()),
@@ -468,10 +515,10 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         shutdown: impl Future<Output = ()>,
         until_caught_up: bool,
     ) -> Result<RunReport, RunnerError> {
-        let (arn, leases) = (session.arn.clone(), session.leases.clone());
+        let leases = session.leases.clone();
         let result = tokio::select! {
             result = self.drive_shards(session, shutdown, until_caught_up) => result,
-            never = self.heartbeat(&arn, &leases) => match never {},
+            never = self.heartbeat(&leases) => match never {},
         };
         session.report.owned_shards = session.leases.all().into_iter().map(|(id, _)| id).collect();
         session.report.lag_ms = session
@@ -499,7 +546,14 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         loop {
             let due = session.discovered.is_none_or(|at| at.elapsed() >= self.settings.rediscover_every);
             if discover_now || due || session.shards.is_empty() {
-                self.discover(session, self.settings.start).await?;
+                let mut start = self.settings.start;
+                if let (Target::Table(table), false) = (&self.target, session.discovered.is_none()) {
+                    if self.follow_stream(session, table).await? {
+                        // Nothing of the new stream was read: all of it is new.
+                        start = StartPosition::TrimHorizon;
+                    }
+                }
+                self.discover(session, start).await?;
                 discover_now = false;
             }
             self.notice_lost(session);
@@ -598,9 +652,16 @@ pub(crate) struct Session {
     stop: tokio::sync::watch::Sender<bool>,
     /// The report as of the last health line.
     pub(crate) last_health: RunReport,
+    /// The table's newer stream, once seen (the stream was re-enabled).
+    pub(crate) next_stream: Option<String>,
 }
 
 impl Session {
+    /// The next round discovers shards as on a first look.
+    pub(crate) fn forget_discovery(&mut self) {
+        self.discovered = None;
+    }
+
     /// Shards whose parent is known and not finished yet.
     fn blocked(&self) -> HashSet<String> {
         self.shards
@@ -625,9 +686,9 @@ impl Session {
     /// Some readable shard has records pending or was not caught up at its last read (a
     /// shard whose lease is not valid now, its renewal failing, is not readable).
     fn has_work(&self, blocked: &HashSet<String>) -> bool {
-        self.shards.values().any(|s| {
-            s.phase == Phase::Reading && !blocked.contains(&s.id) && !s.is_idle() && self.leases.valid(&s.id)
-        })
+        self.shards
+            .values()
+            .any(|s| s.phase == Phase::Reading && !blocked.contains(&s.id) && !s.is_idle() && self.leases.valid(&s.id))
     }
 
     fn next_retry(&self) -> Option<Instant> {
@@ -644,6 +705,7 @@ impl RunReport {
         self.shards_lost.extend(other.shards_lost);
         self.shards_acquired += other.shards_acquired;
         self.shards_taken_over.extend(other.shards_taken_over);
+        self.streams_followed.extend(other.streams_followed);
         self.data_loss.extend(other.data_loss);
     }
 }

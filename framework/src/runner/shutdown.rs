@@ -39,7 +39,7 @@ pub fn signal() -> impl Future<Output = ()> + Send {
                 name = wait(interrupt) => name,
                 name = wait(terminate) => name,
             };
-            tracing::info!("{name}: stopping after the batches in flight, their checkpoints written");
+            tracing::info!("{name}: stopping: no further record starts; records in flight finish (up to the shutdown timeout) and are checkpointed");
         }
         #[cfg(not(unix))]
         {
@@ -47,7 +47,7 @@ pub fn signal() -> impl Future<Output = ()> + Send {
                 tracing::warn!(%error, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
-            tracing::info!("Ctrl-C: stopping after the batches in flight, their checkpoints written");
+            tracing::info!("Ctrl-C: stopping: no further record starts; records in flight finish (up to the shutdown timeout) and are checkpointed");
         }
         let _ = tell.send(());
     });

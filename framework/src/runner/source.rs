@@ -97,6 +97,12 @@ pub trait StreamSource: Send + Sync {
     /// The ARN of the table's latest stream (`ListStreams`).
     fn stream_of_table(&self, table: &str) -> impl Future<Output = Result<String, SourceError>> + Send;
 
+    /// Every stream of the table `ListStreams` still lists (a stream disabled in the last
+    /// 24 hours is), oldest first. The default is only the latest.
+    fn streams_of_table(&self, table: &str) -> impl Future<Output = Result<Vec<String>, SourceError>> + Send {
+        async move { self.stream_of_table(table).await.map(|latest| vec![latest]) }
+    }
+
     /// One page of the stream's shards (`DescribeStream`), after `exclusive_start`.
     fn describe(
         &self,

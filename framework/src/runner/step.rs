@@ -367,7 +367,9 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     ) -> Result<bool, RunnerError> {
         let Some(last) = done.checked_sub(1).and_then(|i| shard.pending.get(i)).cloned() else { return Ok(true) };
         let before = match &shard.stored {
-            Some(Checkpoint::After(seq)) => shard.pending.iter().position(|r| &r.sequence_number == seq).map_or(0, |i| i + 1),
+            Some(Checkpoint::After(seq)) => {
+                shard.pending.iter().position(|r| &r.sequence_number == seq).map_or(0, |i| i + 1)
+            }
             _ => 0,
         };
         shard.lag = lag_of(&last);

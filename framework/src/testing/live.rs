@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::stream::Position;
+use super::stream::{Position, Stream};
 use super::Table;
 use crate::runner::{RecordsPage, ShardDescription, ShardList, SourceError, SourceRecord, StartAt, StreamSource};
 use crate::SequenceNumber;
 
 #[derive(Debug)]
 struct Iterator {
+    stream_arn: String,
     shard_id: String,
     position: Position,
     issued_at_call: u64,
@@ -28,6 +29,8 @@ struct Inner {
     expire_after_calls: Option<u64>,
     describe_page_size: usize,
     trimmed_through: Option<SequenceNumber>,
+    /// Streams of the table before it was re-enabled: closed, still readable.
+    retired: Vec<Stream>,
 }
 
 /// A [`Table`]'s stream as a live source for [`Runner`](crate::runner::Runner): write with
@@ -62,6 +65,7 @@ impl LiveStream {
             expire_after_calls: None,
             describe_page_size: 100,
             trimmed_through: None,
+            retired: Vec::new(),
         };
         Self { inner: Arc::new(Mutex::new(inner)) }
     }
@@ -103,6 +107,15 @@ impl LiveStream {
         self.lock().trimmed_through = Some(sequence_number);
     }
 
+    /// Disables the table's stream and enables it again (see [`Table::reenable_stream`]):
+    /// the old stream stays readable here, its shards closed; `ListStreams` now names the
+    /// new one.
+    pub fn reenable_stream(&self, label: &str) {
+        let mut inner = self.lock();
+        let old = inner.table.reenable_stream(label);
+        inner.retired.push(old);
+    }
+
     /// Calls and faults so far.
     pub fn stats(&self) -> LiveStats {
         let inner = self.lock();
@@ -122,18 +135,32 @@ impl LiveStream {
 }
 
 impl Inner {
-    fn issue(&mut self, shard_id: &str, position: Position) -> String {
+    fn issue(&mut self, stream_arn: &str, shard_id: &str, position: Position) -> String {
         self.issued += 1;
         let id = format!("iterator-{}", self.issued);
-        self.iterators
-            .insert(id.clone(), Iterator { shard_id: shard_id.to_owned(), position, issued_at_call: self.calls });
+        let iterator = Iterator {
+            stream_arn: stream_arn.to_owned(),
+            shard_id: shard_id.to_owned(),
+            position,
+            issued_at_call: self.calls,
+        };
+        self.iterators.insert(id.clone(), iterator);
         id
     }
 
+    /// The stream with this ARN: the table's, or one it had before a re-enable.
+    fn stream(&self, stream_arn: &str) -> Result<&Stream, SourceError> {
+        std::iter::once(self.table.stream())
+            .chain(&self.retired)
+            .find(|stream| stream.arn() == stream_arn)
+            .ok_or_else(|| SourceError::NotFound(format!("stream {stream_arn}")))
+    }
+
     /// Whether reading `shard_id` from `position` would need a trimmed record.
-    fn reads_trimmed(&self, shard_id: &str, position: &Position) -> Result<bool, SourceError> {
+    fn reads_trimmed(&self, stream_arn: &str, shard_id: &str, position: &Position) -> Result<bool, SourceError> {
         let Some(horizon) = &self.trimmed_through else { return Ok(false) };
-        let records = self.table.stream().shard_records(shard_id).map_err(|e| SourceError::NotFound(e.to_string()))?;
+        let records =
+            self.stream(stream_arn)?.shard_records(shard_id).map_err(|e| SourceError::NotFound(e.to_string()))?;
         Ok(records.iter().any(|r| {
             &r.sequence_number <= horizon
                 && match position {
@@ -155,14 +182,18 @@ impl StreamSource for LiveStream {
         }
     }
 
+    async fn streams_of_table(&self, table: &str) -> Result<Vec<String>, SourceError> {
+        let inner = self.call()?;
+        if inner.table.name() != table {
+            return Err(SourceError::NotFound(format!("table `{table}` has no stream here")));
+        }
+        Ok(inner.retired.iter().chain(std::iter::once(inner.table.stream())).map(|s| s.arn().to_owned()).collect())
+    }
+
     async fn describe(&self, stream_arn: &str, exclusive_start: Option<&str>) -> Result<ShardList, SourceError> {
         let inner = self.call()?;
-        if inner.table.stream().arn() != stream_arn {
-            return Err(SourceError::NotFound(format!("stream {stream_arn}")));
-        }
         let page = inner
-            .table
-            .stream()
+            .stream(stream_arn)?
             .describe_page(exclusive_start, inner.describe_page_size)
             .map_err(|e| SourceError::NotFound(e.to_string()))?;
         let shards = page
@@ -177,7 +208,7 @@ impl StreamSource for LiveStream {
         Ok(ShardList { shards, last_evaluated_shard_id: page.last_evaluated_shard_id })
     }
 
-    async fn iterator(&self, _stream_arn: &str, shard_id: &str, at: &StartAt) -> Result<String, SourceError> {
+    async fn iterator(&self, stream_arn: &str, shard_id: &str, at: &StartAt) -> Result<String, SourceError> {
         let mut inner = self.call()?;
         let position = match at {
             StartAt::TrimHorizon => match &inner.trimmed_through {
@@ -186,8 +217,10 @@ impl StreamSource for LiveStream {
             },
             StartAt::Latest => {
                 // A concrete position, as a live iterator is: after the newest record now.
-                let records =
-                    inner.table.stream().shard_records(shard_id).map_err(|e| SourceError::NotFound(e.to_string()))?;
+                let records = inner
+                    .stream(stream_arn)?
+                    .shard_records(shard_id)
+                    .map_err(|e| SourceError::NotFound(e.to_string()))?;
                 match records.last() {
                     Some(last) => Position::After(last.sequence_number.clone()),
                     None => Position::TrimHorizon,
@@ -196,10 +229,10 @@ impl StreamSource for LiveStream {
             StartAt::At(seq) => Position::At(seq.clone()),
             StartAt::After(seq) => Position::After(seq.clone()),
         };
-        if inner.reads_trimmed(shard_id, &position)? {
+        if inner.reads_trimmed(stream_arn, shard_id, &position)? {
             return Err(SourceError::Trimmed(format!("shard {shard_id} from {at:?} is past retention (test kit)")));
         }
-        Ok(inner.issue(shard_id, position))
+        Ok(inner.issue(stream_arn, shard_id, position))
     }
 
     async fn records(&self, _stream_arn: &str, iterator: &str, limit: usize) -> Result<RecordsPage, SourceError> {
@@ -214,12 +247,11 @@ impl StreamSource for LiveStream {
             inner.expired += 1;
             return Err(SourceError::ExpiredIterator);
         }
-        if inner.reads_trimmed(&found.shard_id, &found.position)? {
+        if inner.reads_trimmed(&found.stream_arn, &found.shard_id, &found.position)? {
             return Err(SourceError::Trimmed(format!("shard {} is past retention (test kit)", found.shard_id)));
         }
         let page = inner
-            .table
-            .stream()
+            .stream(&found.stream_arn)?
             .read(&found.shard_id, &found.position, limit.clamp(1, 1_000))
             .map_err(|e| SourceError::NotFound(e.to_string()))?;
         let records = page
@@ -227,7 +259,7 @@ impl StreamSource for LiveStream {
             .iter()
             .map(|r| SourceRecord { sequence_number: r.sequence_number.clone(), lambda_json: r.to_lambda_json() })
             .collect();
-        let next_iterator = page.next.map(|position| inner.issue(&found.shard_id, position));
+        let next_iterator = page.next.map(|position| inner.issue(&found.stream_arn, &found.shard_id, position));
         Ok(RecordsPage { records, next_iterator })
     }
 }

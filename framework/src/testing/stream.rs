@@ -149,6 +149,15 @@ impl Stream {
         ])
     }
 
+    /// Closes every open shard, as disabling the stream does: what they hold stays
+    /// readable, and nothing more arrives in them.
+    pub(crate) fn close(&mut self) {
+        let end = self.next_sequence_number();
+        for shard in &mut self.shards {
+            shard.info.ending_sequence_number.get_or_insert_with(|| end.clone());
+        }
+    }
+
     /// Every shard, parents before children, as `DescribeStream` lists them.
     pub fn describe(&self) -> Vec<ShardInfo> {
         self.shards.iter().map(|shard| shard.info.clone()).collect()

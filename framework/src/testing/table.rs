@@ -129,6 +129,19 @@ impl Table {
         &mut self.stream
     }
 
+    /// Disables the stream and enables it again, as `UpdateTable` twice: the old stream's
+    /// shards are closed (still readable, as for 24 hours on AWS) and handed back; a new
+    /// stream, with the ARN label `label`, receives the writes from now on.
+    pub fn reenable_stream(&mut self, label: &str) -> Stream {
+        let arn = match self.stream.arn().rsplit_once("/stream/") {
+            Some((table, _)) => format!("{table}/stream/{label}"),
+            None => format!("{}/stream/{label}", self.stream.arn()),
+        };
+        let mut old = std::mem::replace(&mut self.stream, Stream::new(arn));
+        old.close();
+        old
+    }
+
     /// The virtual clock, in epoch seconds.
     pub fn now(&self) -> u64 {
         self.clock
