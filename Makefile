@@ -54,7 +54,7 @@ invoke: $(TOOLS) ## Run the functions under `cargo lambda watch` against a local
 outside: $(TOOLS) ## The README's "Your own function, locally" from a crate outside the repository
 	$(VENV)/bin/python tests/outside_crate.py
 
-crash: $(TOOLS) ## Kill -9 the stream runner at random points over 2,000 writes (moto), restart it; nothing lost, order kept, duplicates bounded
+crash: $(TOOLS) ## Kill -9 the stream runner at random points over 2,000 writes (moto), restart it; then kill an owner and watch its standby take over; nothing lost, order kept, duplicates bounded
 	cargo build --locked --quiet -p handlers --example crash_runner
 	scripts/with-moto $(VENV)/bin/python tests/runner_crash.py
 
