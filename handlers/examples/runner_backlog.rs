@@ -5,6 +5,8 @@
 //! stream's start with fresh in-memory checkpoints. Each change's handler takes about 1 ms
 //! (`tokio::time::sleep`, as an awaited write would). Prints each run and the medians.
 
+#![allow(clippy::print_stdout)] // a benchmark prints its table for the person running it
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
