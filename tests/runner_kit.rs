@@ -812,7 +812,8 @@ async fn a_stop_starts_nothing_more_and_abandons_what_outlives_the_shutdown_time
     assert_eq!(report.processed, 2);
     assert_eq!(report.failed_attempts, 0, "records stopped or abandoned are no failed attempts");
     assert_eq!(checkpoints.all()[0].2, Checkpoint::After(records[1].sequence_number.clone()));
-    assert!(checkpoints.leases().is_empty(), "the lease was released");
+    // The abandoned record may still be running: the lease is left to lapse, not released.
+    assert_eq!(checkpoints.leases().len(), 1, "the lease is kept");
     let log = Log::default();
     let again = fast(Runner::new(stream.clone(), "Orders", logging_router(&log, |_| false))).checkpoints(checkpoints);
     assert_eq!(again.run_until_caught_up(std::future::pending()).await.map(|r| r.processed).ok(), Some(8));
@@ -906,4 +907,64 @@ async fn a_running_runner_notices_its_stream_enabled_again_and_loses_nothing() {
     let new: Vec<&SequenceNumber> = handled[15..].iter().map(|(_, seq)| seq).collect();
     let expected: Vec<&SequenceNumber> = new_records.iter().map(|r| &r.sequence_number).collect();
     assert_eq!(new, expected, "the old stream first, then the new one from its start");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_still_running_when_the_lease_lapses_is_abandoned_before_a_standby_starts() {
+    let stream = stream();
+    write(&stream, 0, 40, 4);
+    let records = stream.write(|t| t.stream().records());
+    let slow = records[20].sequence_number.clone();
+    let store = CutOff { inner: MemoryCheckpoints::new(), cut: Arc::default(), owner: "a" };
+    let calls = Calls::default();
+    let slow_finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow_ended: Arc<Mutex<Option<tokio::time::Instant>>> = Arc::default();
+    struct Ended(Arc<Mutex<Option<tokio::time::Instant>>>);
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(tokio::time::Instant::now());
+        }
+    }
+    let router = |name: &'static str| {
+        let (calls, slow, cut, finished) = (calls.clone(), slow.clone(), store.cut.clone(), slow_finished.clone());
+        let slow_ended = slow_ended.clone();
+        Router::new().stream("Orders", move |change: Change<Item>| {
+            let seq = change.sequence_number().clone();
+            calls.lock().unwrap_or_else(|e| e.into_inner()).push((name, seq.clone(), tokio::time::Instant::now()));
+            let is_slow = name == "a" && seq == slow;
+            if is_slow {
+                // The owner's renewals fail from here on, while this record runs for a minute.
+                cut.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            let (finished, ended) = (finished.clone(), slow_ended.clone());
+            async move {
+                // When the slow record's work ends, however it ends.
+                let _ended = is_slow.then(|| Ended(ended));
+                tokio::time::sleep(if is_slow { Duration::from_secs(60) } else { Duration::from_millis(10) }).await;
+                if is_slow {
+                    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                Ok::<(), BoxError>(())
+            }
+        })
+    };
+    let runner = |name: &'static str| {
+        fast(Runner::new(stream.clone(), "Orders", router(name)))
+            .owner(name)
+            .lease_duration(Duration::from_secs(3))
+            .standby(true)
+            .checkpoints(store.clone())
+    };
+    let (a, b) = (runner("a"), runner("b"));
+    let b_report = tokio::select! {
+        _ = a.run(std::future::pending()) => panic!("the owner's run ended by itself"),
+        report = b.run_until_caught_up(std::future::pending()) => report.unwrap_or_else(|e| panic!("{e}")),
+    };
+    assert_eq!(b_report.shards_taken_over.len(), 1, "{b_report:?}");
+    assert!(!slow_finished.load(std::sync::atomic::Ordering::SeqCst), "the owner's slow record was abandoned");
+    let b_first = calls_of(&calls, "b").first().cloned().unwrap_or_else(|| panic!("b never ran"));
+    assert_eq!(b_first.0, slow, "the standby starts at the abandoned record");
+    let ended = slow_ended.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| panic!("still running"));
+    assert!(ended < b_first.1, "the owner's slow record was abandoned before the standby started");
+    assert_eq!(assert_nothing_lost_in_key_order(&calls, &records), 1, "only the abandoned record runs twice");
 }

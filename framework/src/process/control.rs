@@ -8,16 +8,33 @@ use tokio::sync::Notify;
 
 use super::Progress;
 
+/// Whether a record may start now, asked before each record (the runner: while its lease
+/// on the shard is valid).
+pub(crate) type MayStart = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// Shared with the invocation it steers; clones steer the same invocation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Control {
     /// No record may start once set (the invocation's deadline reads it).
     pub(crate) stopped: Arc<AtomicBool>,
     abandon: Arc<Notify>,
     pub(crate) progress: Arc<Progress>,
+    pub(crate) may_start: Option<MayStart>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control").field("stopped", &self.stopped).finish_non_exhaustive()
+    }
 }
 
 impl Control {
+    /// Records start only while `may_start` says so.
+    pub(crate) fn only_while(mut self, may_start: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.may_start = Some(Arc::new(may_start));
+        self
+    }
+
     /// No further record starts; the ones running finish.
     pub(crate) fn stop(&self) {
         self.stopped.store(true, Ordering::Release);
@@ -28,6 +45,11 @@ impl Control {
     pub(crate) fn abandon(&self) {
         self.stop();
         self.abandon.notify_one();
+    }
+
+    /// Whether records of the invocation were abandoned (by this caller or at a deadline).
+    pub(crate) fn was_abandoned(&self) -> bool {
+        self.progress.was_abandoned()
     }
 
     /// Completes once [`abandon`](Self::abandon) is called.

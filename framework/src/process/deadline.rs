@@ -11,12 +11,20 @@ use tokio::time::Instant;
 /// When processing must stop: the invocation's deadline less a safety margin, so the
 /// response is sent before Lambda's timeout turns the whole batch into a failure. It can
 /// also be stopped early, once the invocation has been answered without its worker.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Deadline {
     cutoff: Option<Instant>,
     /// Lambda's deadline itself, on the system clock.
     at: Option<SystemTime>,
     stopped: Arc<AtomicBool>,
+    /// The caller's own condition for starting a record.
+    may_start: Option<super::control::MayStart>,
+}
+
+impl std::fmt::Debug for Deadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deadline").field("cutoff", &self.cutoff).field("at", &self.at).finish_non_exhaustive()
+    }
 }
 
 impl Deadline {
@@ -27,7 +35,7 @@ impl Deadline {
     pub(crate) fn new(deadline_ms: u64, margin: Duration) -> Self {
         const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
         let remaining = match deadline_ms {
-            0 => return Self { cutoff: None, at: None, stopped: Arc::default() },
+            0 => return Self { cutoff: None, at: None, stopped: Arc::default(), may_start: None },
             budget if budget < EPOCH_MS_FLOOR => Duration::from_millis(budget),
             epoch => {
                 let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(epoch);
@@ -38,12 +46,14 @@ impl Deadline {
             cutoff: Some(Instant::now() + remaining.saturating_sub(margin)),
             at: Some(SystemTime::now() + remaining),
             stopped: Arc::default(),
+            may_start: None,
         }
     }
 
-    /// Stopped also when `flag` is set (by the caller steering the invocation).
-    pub(crate) fn stopped_by(mut self, flag: Arc<AtomicBool>) -> Self {
-        self.stopped = flag;
+    /// Stopped also when `control` says so: its flag set, or its own condition false.
+    pub(crate) fn steered_by(mut self, control: &super::Control) -> Self {
+        self.stopped = Arc::clone(&control.stopped);
+        self.may_start = control.may_start.clone();
         self
     }
 
@@ -66,7 +76,9 @@ impl Deadline {
     /// Whether the margin has been reached (or processing was stopped): no further record
     /// may start.
     pub(crate) fn expired(&self) -> bool {
-        self.stopped.load(Ordering::Acquire) || self.cutoff.is_some_and(|cutoff| Instant::now() >= cutoff)
+        self.stopped.load(Ordering::Acquire)
+            || self.cutoff.is_some_and(|cutoff| Instant::now() >= cutoff)
+            || self.may_start.as_ref().is_some_and(|may_start| !may_start())
     }
 
     /// Runs `work` until it ends or the margin is reached; on the margin `work` is handed

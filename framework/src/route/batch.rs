@@ -111,9 +111,9 @@ where
                     }
                 }
             }
-            let Some(&first) = positions.first() else { return undecodable };
+            let Some(&first_change) = positions.first() else { return undecodable };
             if deadline.expired() {
-                return Some(SegmentFailure { index: first, failure: Failure::NotStarted });
+                return Some(SegmentFailure { index: first_change, failure: Failure::NotStarted });
             }
             let span = tracing::info_span!("batch", changes = changes.len());
             let count = changes.len();
@@ -131,11 +131,11 @@ where
                     progress.all_done(positions.iter().take(index).map(|&p| first + p));
                     let at = positions.get(index).copied().unwrap_or_else(|| {
                         tracing::warn!(index, "batch handler named a change past the end; the whole batch is retried");
-                        first
+                        first_change
                     });
                     Some(SegmentFailure { index: at, failure: Failure::handler(error) })
                 }
-                Err(failure) => Some(SegmentFailure { index: first, failure }),
+                Err(failure) => Some(SegmentFailure { index: first_change, failure }),
             }
         })
     }

@@ -232,7 +232,7 @@ impl Router {
                 return Err(error);
             }
             let invocation = Arc::new(Invocation {
-                deadline: deadline.stopped_by(Arc::clone(&control.stopped)),
+                deadline: deadline.steered_by(&control),
                 per_key: self.per_key,
                 stats: Stats::new(),
                 progress: Arc::clone(&control.progress),

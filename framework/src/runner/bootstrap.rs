@@ -45,8 +45,24 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             }
         }
         // Every open shard must be this runner's: a write to a shard read elsewhere would
-        // never reach the replica.
-        self.contend(&mut session).await?;
+        // never reach the replica. A lease left by a runner that died lapses within its
+        // duration: watch that long before giving up.
+        let give_up = tokio::time::Instant::now() + self.settings.lease_duration.mul_f64(1.5);
+        let leases = session.leases.clone();
+        let watch = async {
+            loop {
+                self.contend(&mut session).await?;
+                let all_owned = session.shards.values().all(|s| s.phase != Phase::Standby);
+                if all_owned || tokio::time::Instant::now() >= give_up {
+                    return Ok::<(), RunnerError>(());
+                }
+                tokio::time::sleep(self.settings.lease_duration / 6).await;
+            }
+        };
+        tokio::select! {
+            watched = watch => watched?,
+            never = self.heartbeat(&leases) => match never {},
+        }
         let held = session.shards.values().find(|s| s.phase == Phase::Standby).map(|s| {
             let owner = s.watch.as_ref().and_then(|w| w.seen.as_ref()).map_or_else(String::new, |l| l.owner.clone());
             (s.id.clone(), owner)

@@ -126,8 +126,8 @@ pub trait CheckpointStore: Send + Sync {
         next: &Lease,
     ) -> impl Future<Output = Result<(), CheckpointError>> + Send;
 
-    /// Gives up `held`, if it is still held by its owner, so a standby can take the shard
-    /// at once.
+    /// Gives up `held`, if it is still the stored lease (same owner and heartbeat), so a
+    /// standby can take the shard at once.
     fn release(
         &self,
         stream_arn: &str,
@@ -207,7 +207,7 @@ impl CheckpointStore for MemoryCheckpoints {
 
     async fn release(&self, stream_arn: &str, shard_id: &str, held: &Lease) -> Result<(), CheckpointError> {
         self.with_entry(stream_arn, shard_id, |entry| {
-            if entry.lease.as_ref().is_some_and(|lease| lease.owner == held.owner) {
+            if entry.lease.as_ref() == Some(held) {
                 entry.lease = None;
             }
             Ok(())
@@ -267,10 +267,13 @@ mod tests {
         // A standby that saw heartbeat 1 cannot take heartbeat 2.
         assert!(store.lease("s", "x", Some(&a1), &Lease::next("b", Some(&a1), ten)).await.is_err());
         assert!(store.lease("s", "x", Some(&a2), &Lease::next("b", Some(&a2), ten)).await.is_ok());
-        // Only the holder releases.
+        // Only the holder releases, and only the lease as it is now.
         assert!(store.release("s", "x", &a2).await.is_ok());
         assert_eq!(store.leases().first().map(|l| l.2.owner.clone()), Some("b".to_owned()));
-        assert!(store.release("s", "x", &Lease::next("b", Some(&a2), ten)).await.is_ok());
+        let b3 = Lease::next("b", Some(&a2), ten);
+        assert!(store.release("s", "x", &Lease { heartbeat: 1, ..b3.clone() }).await.is_ok());
+        assert_eq!(store.leases().len(), 1, "a stale heartbeat releases nothing");
+        assert!(store.release("s", "x", &b3).await.is_ok());
         assert!(store.leases().is_empty());
     }
 }

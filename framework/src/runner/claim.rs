@@ -22,11 +22,16 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         let now = Instant::now();
         let arn = session.arn.clone();
         let leases = session.leases.clone();
+        // `Latest` applies only to a shard taken free on this runner's first look: one
+        // taken later, or over, may hold records an earlier owner never read.
+        let first_look = !std::mem::replace(&mut session.contended, true);
         for shard in session.shards.values_mut() {
             if shard.phase != Phase::Standby || shard.watch.as_ref().is_some_and(|w| w.next_look > now) {
                 continue;
             }
             let entry = self.checkpoints.load(&arn, &shard.id).await.map_err(RunnerError::Checkpoint)?;
+            // What was read is as of now, not of when this pass began.
+            let now = Instant::now();
             if entry.checkpoint == Some(super::Checkpoint::Finished) {
                 shard.stored = entry.checkpoint;
                 shard.phase = Phase::Finished;
@@ -35,11 +40,15 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             let look = self.settings.lease_duration / 3;
             let watch = match (entry.lease, shard.watch.take()) {
                 (None, _) => {
+                    if !first_look {
+                        shard.not_latest();
+                    }
                     self.take(&arn, shard, &leases, None, &mut session.report).await?;
                     continue;
                 }
                 (Some(lease), _) if lease.owner == self.settings.owner => {
                     tracing::info!(shard_id = %shard.id, "this owner held the shard before it restarted; taking it back");
+                    shard.not_latest();
                     self.take(&arn, shard, &leases, Some(&lease), &mut session.report).await?;
                     continue;
                 }
@@ -50,6 +59,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                             shard_id = %shard.id, owner = %lease.owner, waited = ?waited,
                             "the shard's owner stopped renewing its lease; taking the shard over"
                         );
+                        shard.not_latest();
                         if self.take(&arn, shard, &leases, Some(&lease), &mut session.report).await? {
                             session.report.shards_taken_over.push(shard.id.clone());
                         }
@@ -126,21 +136,27 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             for (shard_id, held) in held.into_iter().filter(|(_, held)| held.renew_at <= Instant::now()) {
                 let next = Lease::next(&self.settings.owner, Some(&held.lease), held.lease.duration);
                 let sent = Instant::now();
+                // A retry that finds an earlier attempt applied counts from that attempt.
+                let first_sent = held.renewing_since.unwrap_or(sent);
+                let still_held = |leases: &Leases| leases.get(&shard_id).is_some_and(|now| now.lease == held.lease);
                 match self.checkpoints.lease(&held.stream_arn, &shard_id, Some(&held.lease), &next).await {
                     // Unless the shard was given up meanwhile.
-                    Ok(()) if leases.get(&shard_id).is_some_and(|now| now.lease == held.lease) => {
+                    Ok(()) if still_held(leases) => {
                         tracing::trace!(shard_id = %shard_id, heartbeat = next.heartbeat, "lease renewed");
-                        leases.insert(&shard_id, Held::new(&held.stream_arn, next, sent));
+                        leases.insert(&shard_id, Held::new(&held.stream_arn, next, first_sent));
                     }
                     Ok(()) => {}
                     Err(CheckpointError::Conflict { .. }) => {
                         tracing::warn!(shard_id = %shard_id, "lease lost: another runner took the shard over; no further record of it starts here");
                         leases.remove(&shard_id);
                     }
-                    Err(error) => {
-                        tracing::warn!(shard_id = %shard_id, %error, "could not renew the shard's lease; trying again in 1 s");
-                        leases.insert(&shard_id, Held { renew_at: Instant::now() + Duration::from_secs(1), ..held });
+                    Err(error) if still_held(leases) => {
+                        let retry = (held.lease.duration / 10).min(Duration::from_secs(1));
+                        tracing::warn!(shard_id = %shard_id, %error, retry_in = ?retry, "could not renew the shard's lease; trying again");
+                        let renew_at = Instant::now() + retry;
+                        leases.insert(&shard_id, Held { renew_at, renewing_since: Some(first_sent), ..held });
                     }
+                    Err(_) => {}
                 }
             }
         }
@@ -150,6 +166,10 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     pub(crate) async fn release_all(&self, session: &mut Session) {
         for (shard_id, held) in session.leases.all() {
             session.leases.remove(&shard_id);
+            if session.shards.get(&shard_id).is_some_and(|s| s.abandoned_work) {
+                tracing::warn!(shard_id = %shard_id, "records abandoned on this shard may still be running: its lease is left to lapse, not released");
+                continue;
+            }
             match self.checkpoints.release(&held.stream_arn, &shard_id, &held.lease).await {
                 Ok(()) => tracing::debug!(shard_id = %shard_id, "lease released"),
                 Err(error) => {

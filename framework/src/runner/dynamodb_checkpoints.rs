@@ -218,9 +218,10 @@ impl CheckpointStore for DynamoDbCheckpoints {
             .table_name(&self.table)
             .key("shard", self.key(stream_arn, shard_id))
             .update_expression("REMOVE #owner, lease_expires_at")
-            .condition_expression("#owner = :me")
+            .condition_expression("#owner = :me AND heartbeat = :beat")
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":me", AttributeValue::S(held.owner.clone()))
+            .expression_attribute_values(":beat", AttributeValue::N(held.heartbeat.to_string()))
             .send()
             .await;
         match released {

@@ -6,8 +6,8 @@
 //! for the whole duration, by its own clock, takes the lease over with a conditional write
 //! on that heartbeat. No two clocks are ever compared, so skew between hosts cannot hand a
 //! shard to two runners: the owner stops starting records once its last successful renewal
-//! is older than the duration (less a fifth, for drift), which is before any standby can
-//! have waited the duration since it saw that renewal.
+//! was sent three fifths of the duration ago, and abandons records still running at four
+//! fifths, before any standby can have waited the whole duration since it saw that renewal.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -53,19 +53,30 @@ pub(crate) struct Held {
     /// The stream of the shard.
     pub(crate) stream_arn: String,
     pub(crate) lease: Lease,
-    /// When the write that gave the lease its current heartbeat was sent, plus four
+    /// When the write that gave the lease its current heartbeat was first sent, plus three
     /// fifths of the duration: no record starts after this without a renewal.
     pub(crate) valid_until: Instant,
+    /// Four fifths of the duration after that send: records still running are abandoned,
+    /// before a standby (which waits the whole duration from a later moment) can start.
+    pub(crate) hard_until: Instant,
     /// When the next renewal is due (a third of the duration after the last).
     pub(crate) renew_at: Instant,
+    /// When the renewal now being retried was first sent: if a retry finds it applied, the
+    /// lease counts from then.
+    pub(crate) renewing_since: Option<Instant>,
 }
 
 impl Held {
-    /// A lease of a shard of `stream_arn` whose write was sent at `sent`.
+    /// A lease of a shard of `stream_arn` whose write was first sent at `sent`.
     pub(crate) fn new(stream_arn: &str, lease: Lease, sent: Instant) -> Self {
-        let valid_until = sent + lease.duration.mul_f64(0.8);
-        let renew_at = sent + lease.duration / 3;
-        Self { stream_arn: stream_arn.to_owned(), lease, valid_until, renew_at }
+        Self {
+            stream_arn: stream_arn.to_owned(),
+            valid_until: sent + lease.duration.mul_f64(0.6),
+            hard_until: sent + lease.duration.mul_f64(0.8),
+            renew_at: sent + lease.duration / 3,
+            renewing_since: None,
+            lease,
+        }
     }
 }
 
@@ -91,6 +102,11 @@ impl Leases {
         let removed = self.held.lock().unwrap_or_else(PoisonError::into_inner).remove(shard_id);
         self.changed.notify_waiters();
         removed
+    }
+
+    /// When records of the shard still running must be abandoned, if it is held.
+    pub(crate) fn hard_until(&self, shard_id: &str) -> Option<Instant> {
+        self.get(shard_id).map(|held| held.hard_until)
     }
 
     /// Whether a record of the shard may start now.

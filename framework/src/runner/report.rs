@@ -136,7 +136,8 @@ impl std::fmt::Display for RunnerError {
             ),
             Self::ShardHeld { shard_id, owner } => write!(
                 f,
-                "shard {shard_id} is held by runner {owner}: a bootstrap reads every shard, so stop that runner first"
+                "shard {shard_id} is held by runner {owner}, which is renewing its lease: a bootstrap reads every \
+                 shard, so stop that runner first"
             ),
             Self::DataLoss(loss) => write!(
                 f,

@@ -344,6 +344,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             stop,
             last_health: RunReport::default(),
             next_stream,
+            contended: false,
         };
         self.discover(&mut session, start).await?;
         Ok(session)
@@ -568,6 +569,11 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                     && s.not_before.is_none_or(|t| t <= now)
                     && leases.valid(&s.id)
             });
+            // A stop asked during the stream and store calls above: nothing more starts.
+            if futures_util::FutureExt::now_or_never(shutdown.as_mut()).is_some() {
+                tracing::info!(stream_arn = %session.arn, processed = session.report.processed, "stopped: asked to");
+                return Ok(());
+            }
             let (steps, asked) = {
                 let steps = std::pin::pin!(join_all(ready.map(|shard| self.step(&arn, shard, &leases, &stop))));
                 select_stop(steps, shutdown.as_mut(), &session.stop).await
@@ -629,11 +635,11 @@ async fn select_stop<T>(
 ) -> (T, bool) {
     tokio::select! {
         biased;
-        done = steps.as_mut() => return (done, false),
         () = shutdown.as_mut() => {
             tracing::info!("stopping: asked to; no further record starts");
             stop.send_replace(true);
         }
+        done = steps.as_mut() => return (done, false),
     }
     (steps.await, true)
 }
@@ -654,6 +660,8 @@ pub(crate) struct Session {
     pub(crate) last_health: RunReport,
     /// The table's newer stream, once seen (the stream was re-enabled).
     pub(crate) next_stream: Option<String>,
+    /// The leases were looked at once already.
+    pub(crate) contended: bool,
 }
 
 impl Session {
@@ -692,7 +700,11 @@ impl Session {
     }
 
     fn next_retry(&self) -> Option<Instant> {
-        self.shards.values().filter_map(|s| s.not_before).min()
+        self.shards
+            .values()
+            .filter(|s| s.phase == Phase::Reading && self.leases.valid(&s.id))
+            .filter_map(|s| s.not_before)
+            .min()
     }
 }
 

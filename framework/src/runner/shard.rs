@@ -54,6 +54,9 @@ pub(crate) struct ShardState {
     pub(crate) watch: Option<Watch>,
     /// How old the last processed record was when it was processed.
     pub(crate) lag: Option<std::time::Duration>,
+    /// Records of this shard were abandoned while running: they may still run, so its
+    /// lease is left to lapse rather than released.
+    pub(crate) abandoned_work: bool,
     pub(crate) iterator: Option<String>,
     /// `GetRecords` answered without a next iterator: the shard is closed and read.
     pub(crate) at_end: bool,
@@ -85,6 +88,7 @@ impl ShardState {
             initial,
             watch: None,
             lag: None,
+            abandoned_work: false,
             iterator: None,
             at_end: false,
             pending: VecDeque::new(),
@@ -117,12 +121,20 @@ impl ShardState {
         self.read_through = None;
     }
 
+    /// Without a checkpoint, the shard starts at its oldest record, not at `LATEST`.
+    pub(crate) fn not_latest(&mut self) {
+        if self.initial == StartAt::Latest {
+            self.initial = StartAt::TrimHorizon;
+        }
+    }
+
     /// This runner no longer owns the shard: drop what it read, and watch the lease.
     pub(crate) fn disowned(&mut self) {
         self.phase = Phase::Standby;
         self.pending.clear();
         self.iterator = None;
         self.watch = None;
+        self.not_before = None;
     }
 
     /// Nothing to do until new records arrive (a closed shard is idle only once finished).

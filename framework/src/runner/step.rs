@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use futures_util::future::OptionFuture;
 use lambda_runtime::Context;
 use serde_json::json;
 use tokio::sync::watch;
@@ -216,13 +217,21 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         let mut ahead_page = None;
         let mut ahead_done = false;
 
-        let (control, context) = (Control::default(), Context::default());
+        // Each record starts only while the lease is valid, checked as it starts.
+        let id = shard.id.clone();
+        let control = {
+            let (leases, id) = (leases.clone(), id.clone());
+            Control::default().only_while(move || leases.valid(&id))
+        };
+        let context = Context::default();
         let mut call = std::pin::pin!(self.router.handle_controlled(payload.into(), &context, control.clone()));
         let mut stop = stop.clone();
         let interval = self.settings.checkpoint_interval;
         let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
         let (mut saved, mut stopping, mut lease_gone) = (0usize, false, false);
         let mut abandon_at: Option<Instant> = None;
+        // A timer checkpoint being written, beside the other events.
+        let mut saving = None;
         let result = loop {
             tokio::select! {
                 biased;
@@ -230,34 +239,49 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 _ = stop.wait_for(|asked| *asked), if !stopping => {
                     stopping = true;
                     control.stop();
-                    abandon_at = Some(Instant::now() + self.settings.shutdown_timeout);
+                    let at = Instant::now() + self.settings.shutdown_timeout;
+                    abandon_at = Some(abandon_at.map_or(at, |earlier| earlier.min(at)));
                     tracing::info!(
-                        shard_id = %shard.id, timeout = ?self.settings.shutdown_timeout,
+                        shard_id = %id, timeout = ?self.settings.shutdown_timeout,
                         "stopping: no further record starts; waiting for the records in flight"
                     );
                 }
                 () = sleep_until(abandon_at), if abandon_at.is_some() => {
                     abandon_at = None;
-                    tracing::warn!(
-                        shard_id = %shard.id, timeout = ?self.settings.shutdown_timeout,
-                        "records still in flight at the shutdown timeout: abandoned, and not checkpointed"
-                    );
+                    tracing::warn!(shard_id = %id, "records still in flight abandoned, and not checkpointed");
                     control.abandon();
                 }
-                () = leases.lapsed(&shard.id), if !lease_gone => {
+                () = leases.lapsed(&id), if !lease_gone => {
                     lease_gone = true;
                     control.stop();
-                    tracing::warn!(shard_id = %shard.id, "the shard's lease lapsed or was taken over: no further record of it starts here");
+                    // Records still running must end before a standby could start.
+                    let at = leases.hard_until(&id).unwrap_or_else(Instant::now);
+                    abandon_at = Some(abandon_at.map_or(at, |earlier| earlier.min(at)));
+                    tracing::warn!(shard_id = %id, "the shard's lease lapsed or was taken over: no further record of it starts here");
                 }
-                _ = tick.tick(), if !lease_gone => {
-                    let done = control.done_from_start(chunk);
-                    if done > saved {
-                        if self.checkpoint_through(arn, shard, done, report).await? {
-                            saved = done;
-                        } else {
+                Some((done, next, outcome)) = OptionFuture::from(saving.as_mut()), if saving.is_some() => {
+                    saving = None;
+                    match self.saved(shard, done, next, outcome, report) {
+                        Ok(true) => saved = done,
+                        Ok(false) => {
                             lease_gone = true;
                             control.stop();
                         }
+                        // The store may be back by the next tick; the final checkpoint decides.
+                        Err(error) => tracing::warn!(shard_id = %id, %error, "could not checkpoint; trying again at the next tick"),
+                    }
+                }
+                _ = tick.tick(), if !lease_gone && saving.is_none() => {
+                    let done = control.done_from_start(chunk);
+                    if let Some(next) = self.next_checkpoint(shard, done).filter(|_| done > saved) {
+                        let expected = shard.stored.clone();
+                        let lag = shard.lag;
+                        let id = id.clone();
+                        saving = Some(Box::pin(async move {
+                            let save = Save { owner: &self.settings.owner, expected: expected.as_ref(), next: &next, lag };
+                            let outcome = self.checkpoints.save(arn, &id, save).await;
+                            (done, next, outcome)
+                        }));
                     }
                 }
                 page = &mut ahead, if !ahead_done => {
@@ -266,8 +290,19 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 }
             }
         };
+        if let Some(pending_save) = saving.take() {
+            let (done, next, outcome) = pending_save.await;
+            match self.saved(shard, done, next, outcome, report) {
+                Ok(true) => saved = done,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(shard_id = %id, %error, "could not checkpoint"),
+            }
+        }
         if !ahead_done {
             ahead_page = ahead.await;
+        }
+        if control.was_abandoned() {
+            shard.abandoned_work = true;
         }
         if shard.phase != Phase::Reading {
             return Ok(());
@@ -365,18 +400,42 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         done: usize,
         report: &mut RunReport,
     ) -> Result<bool, RunnerError> {
-        let Some(last) = done.checked_sub(1).and_then(|i| shard.pending.get(i)).cloned() else { return Ok(true) };
+        let Some(next) = self.next_checkpoint(shard, done) else { return Ok(true) };
+        let save = Save { owner: &self.settings.owner, expected: shard.stored.as_ref(), next: &next, lag: shard.lag };
+        let outcome = self.checkpoints.save(arn, &shard.id, save).await;
+        self.saved(shard, done, next, outcome, report)
+    }
+
+    /// The checkpoint after the shard's first `done` pending records (and their lag noted),
+    /// if there are any.
+    fn next_checkpoint(&self, shard: &mut ShardState, done: usize) -> Option<Checkpoint> {
+        let last = done.checked_sub(1).and_then(|i| shard.pending.get(i))?;
+        shard.lag = lag_of(last);
+        Some(Checkpoint::After(last.sequence_number.clone()))
+    }
+
+    /// Takes in the outcome of writing `next` after the first `done` pending records:
+    /// counts them processed, or leaves a shard another runner owns now (`Ok(false)`).
+    fn saved(
+        &self,
+        shard: &mut ShardState,
+        done: usize,
+        next: Checkpoint,
+        outcome: Result<(), CheckpointError>,
+        report: &mut RunReport,
+    ) -> Result<bool, RunnerError> {
         let before = match &shard.stored {
             Some(Checkpoint::After(seq)) => {
                 shard.pending.iter().position(|r| &r.sequence_number == seq).map_or(0, |i| i + 1)
             }
             _ => 0,
         };
-        shard.lag = lag_of(&last);
-        if !self.save(arn, shard, Checkpoint::After(last.sequence_number.clone()), report).await? {
+        if !self.stored(shard, next.clone(), outcome, report)? {
             return Ok(false);
         }
-        shard.start = StartAt::After(last.sequence_number);
+        if let Checkpoint::After(seq) = next {
+            shard.start = StartAt::After(seq);
+        }
         report.processed += done.saturating_sub(before) as u64;
         Ok(true)
     }
@@ -392,7 +451,19 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         report: &mut RunReport,
     ) -> Result<bool, RunnerError> {
         let save = Save { owner: &self.settings.owner, expected: shard.stored.as_ref(), next: &next, lag: shard.lag };
-        match self.checkpoints.save(arn, &shard.id, save).await {
+        let outcome = self.checkpoints.save(arn, &shard.id, save).await;
+        self.stored(shard, next, outcome, report)
+    }
+
+    /// Takes in the outcome of a checkpoint write.
+    fn stored(
+        &self,
+        shard: &mut ShardState,
+        next: Checkpoint,
+        outcome: Result<(), CheckpointError>,
+        report: &mut RunReport,
+    ) -> Result<bool, RunnerError> {
+        match outcome {
             Ok(()) => {
                 tracing::debug!(shard_id = %shard.id, checkpoint = %next.encode(), lag = ?shard.lag, "checkpoint");
                 shard.stored = Some(next);
