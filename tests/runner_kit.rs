@@ -958,7 +958,11 @@ async fn a_record_still_running_when_the_lease_lapses_is_abandoned_before_a_stan
     let (a, b) = (runner("a"), runner("b"));
     let b_report = tokio::select! {
         _ = a.run(std::future::pending()) => panic!("the owner's run ended by itself"),
-        report = b.run_until_caught_up(std::future::pending()) => report.unwrap_or_else(|e| panic!("{e}")),
+        report = async {
+            // The standby comes once the owner holds the shard.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            b.run_until_caught_up(std::future::pending()).await
+        } => report.unwrap_or_else(|e| panic!("{e}")),
     };
     assert_eq!(b_report.shards_taken_over.len(), 1, "{b_report:?}");
     assert!(!slow_finished.load(std::sync::atomic::Ordering::SeqCst), "the owner's slow record was abandoned");
