@@ -68,8 +68,13 @@ def main():
 
         if SHARED_EVENTS.is_dir():
             for path in sorted((SHARED_EVENTS / "real").glob("*.json")):
-                batch = {r.get("dynamodb", {}).get("SequenceNumber") for r in json.loads(path.read_text())["Records"]}
+                event = json.loads(path.read_text())
+                batch = {r.get("dynamodb", {}).get("SequenceNumber") for r in event["Records"]}
                 code, out, err = watch.invoke(FUNCTION, path)
+                if "window" in event:
+                    # A tumbling-window event: refused before any handler runs, until windows land.
+                    check(f"real/{path.name}", code != 0 and "Unsupported" in err, f"rc={code} {out}{err}")
+                    continue
                 got = parse(out) if code == 0 else None
                 ids = [f.get("itemIdentifier") for f in (got or {}).get("batchItemFailures", [None])]
                 check(f"real/{path.name}", got is not None and all(i in batch for i in ids), f"rc={code} {out}{err}")

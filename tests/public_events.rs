@@ -41,6 +41,11 @@ async fn real_events_get_a_valid_response() {
             .map(|records| records.iter().filter_map(|r| r["dynamodb"]["SequenceNumber"].as_str()).collect())
             .unwrap_or_default();
         let response = router.handle(&payload, &Context::default()).await;
+        if event.get("window").is_some() {
+            // A tumbling-window event: refused before any handler runs, until windows land.
+            assert!(matches!(response, Err(ddbstream::Error::Unsupported(_))), "{}: {response:?}", path.display());
+            continue;
+        }
         let response = response.unwrap_or_else(|err| panic!("{}: {err}", path.display()));
         for failure in &response.batch_item_failures {
             assert!(failure.item_identifier.as_deref().is_some_and(|id| batch.contains(&id)), "{}", path.display());

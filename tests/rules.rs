@@ -96,7 +96,10 @@ async fn a_failure_without_a_numeric_sequence_number_fails_the_whole_batch() {
     let result = respond(&orders(&log), &fixture("fault-missing-sequence-number.json"), &Context::default()).await;
     let Err(error @ Error::Unreportable { .. }) = result else { panic!("expected Unreportable, got {result:?}") };
     let message = error.to_string();
-    assert!(message.contains("eventID") && message.contains("no numeric SequenceNumber"), "{message}");
+    assert!(
+        message.contains("eventID") && message.contains("no identifier to report it by (a numeric SequenceNumber"),
+        "{message}"
+    );
     assert!(message.contains("missing field `SequenceNumber`"), "{message}");
     // Records without a usable number go first, so nothing else ran before the batch failed.
     assert!(log.entries().is_empty(), "{:?}", log.entries());

@@ -34,8 +34,9 @@ pub enum Error {
         /// The streams the router knows (table names and ARNs).
         known: Vec<String>,
     },
-    /// A record failed and has no numeric sequence number to report it by: an empty or
-    /// made-up `itemIdentifier` would be misread by Lambda, so the whole batch fails.
+    /// A record failed and has nothing to report it by (a numeric sequence number; for a
+    /// pipe, an `eventID`): an empty or made-up `itemIdentifier` would be misread, so the
+    /// whole batch fails.
     Unreportable {
         /// Position of the record in the payload's `Records` array.
         position: usize,
@@ -46,13 +47,16 @@ pub enum Error {
     },
     /// The first record failed and [`Router::error_when_nothing_processed`](crate::Router::error_when_nothing_processed) is on.
     NothingProcessed {
-        /// The first record's sequence number.
+        /// The first record's identifier: its sequence number (for a pipe, its `eventID`).
         sequence_number: String,
         /// Why it failed.
         failure: String,
     },
     /// The function's configuration is invalid (an environment variable, for example).
     Config(String),
+    /// The event has a shape no route handles yet (a tumbling-window event, for example):
+    /// refused before any handler runs.
+    Unsupported(String),
 }
 
 impl Error {
@@ -64,6 +68,7 @@ impl Error {
             Self::Unreportable { .. } => "UnreportableFailure",
             Self::NothingProcessed { .. } => "NothingProcessed",
             Self::Config(_) => "Config",
+            Self::Unsupported(_) => "Unsupported",
         }
     }
 }
@@ -82,14 +87,15 @@ impl fmt::Display for Error {
             }
             Self::Unreportable { position, event_id, failure } => write!(
                 f,
-                "record {position} (eventID {}) failed and has no numeric SequenceNumber to report it by, so the whole \
-                 batch fails: {failure}",
+                "record {position} (eventID {}) failed and has no identifier to report it by (a numeric \
+                 SequenceNumber; for a pipe, an eventID), so the whole batch fails: {failure}",
                 event_id.as_deref().unwrap_or("missing"),
             ),
             Self::NothingProcessed { sequence_number, failure } => {
                 write!(f, "the first record, {sequence_number}, failed and nothing was processed: {failure}")
             }
             Self::Config(detail) => write!(f, "invalid configuration: {detail}"),
+            Self::Unsupported(detail) => write!(f, "unsupported event: {detail}"),
         }
     }
 }

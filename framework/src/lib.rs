@@ -98,6 +98,7 @@ mod route;
 #[cfg(feature = "runner")]
 pub mod runner;
 mod runtime;
+mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -1,12 +1,11 @@
-//! Payload in: the Lambda event split into records, each parsed on its own.
+//! Records in: each record of a batch (as its source split it) parsed on its own.
 
-mod envelope;
 mod fields;
 mod record;
 mod sequence_number;
 mod stream_arn;
 
-pub(crate) use envelope::split_records;
+pub(crate) use fields::RecordFields;
 pub(crate) use record::{RawRecord, WireRecord};
 pub use sequence_number::SequenceNumber;
 pub use stream_arn::StreamArn;

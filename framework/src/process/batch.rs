@@ -2,8 +2,9 @@
 //! at the first failure.
 
 use super::{order::into_stream_order, Failure, Invocation, SegmentFailure};
-use crate::payload::{split_records, RawRecord};
+use crate::payload::RawRecord;
 use crate::route::RouteTable;
+use crate::source::{self, Identifier};
 use crate::{Error, SequenceNumber, StreamArn};
 
 /// How far a batch got.
@@ -19,37 +20,39 @@ pub(crate) enum Outcome {
 /// What the answer needs of the record it names.
 #[derive(Debug)]
 pub(crate) struct Reported {
-    /// Its position in the payload's `Records` array.
+    /// Its position in the payload's records.
     pub(crate) position: usize,
-    pub(crate) sequence_number: Option<SequenceNumber>,
+    /// What the answer names it by, as its source wants it (a numeric sequence number, or
+    /// a pipe's non-empty `eventID`); `None` if it has none.
+    pub(crate) identifier: Option<String>,
     pub(crate) event_id: Option<String>,
 }
 
 impl Reported {
-    fn of(record: &RawRecord<'_>) -> Self {
-        Self {
-            position: record.position,
-            sequence_number: record.sequence_number().cloned(),
-            event_id: record.event_id().map(str::to_owned),
-        }
+    fn of(record: &RawRecord<'_>, identifier: Identifier) -> Self {
+        let identifier = match identifier {
+            Identifier::SequenceNumber => {
+                record.sequence_number().filter(|s| s.is_numeric()).map(SequenceNumber::to_string)
+            }
+            Identifier::EventId => record.event_id().filter(|id| !id.is_empty()).map(str::to_owned),
+        };
+        Self { position: record.position, identifier, event_id: record.event_id().map(str::to_owned) }
     }
 }
 
-/// The batch's records, in stream order.
-fn records_in_order(payload: &[u8]) -> Result<Vec<RawRecord<'_>>, Error> {
-    let mut records: Vec<RawRecord<'_>> = split_records(payload)?
-        .into_iter()
-        .enumerate()
-        .map(|(position, raw)| RawRecord::parse(position, raw))
-        .collect();
+/// The batch's records, in stream order, and how its answer names them.
+fn records_in_order(payload: &[u8]) -> Result<(Vec<RawRecord<'_>>, Identifier), Error> {
+    let batch = source::split(payload)?;
+    let mut records: Vec<RawRecord<'_>> =
+        batch.records.into_iter().enumerate().map(|(position, raw)| RawRecord::parse(position, raw)).collect();
     into_stream_order(&mut records);
-    Ok(records)
+    Ok((records, batch.identifier))
 }
 
 /// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload
 /// that is not a stream event, or a record of a stream nobody routes.
 pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Invocation) -> Result<Outcome, Error> {
-    let records = records_in_order(payload)?;
+    let (records, identifier) = records_in_order(payload)?;
     let stream = records.iter().find_map(|r| r.event_source_arn().and_then(StreamArn::parse)).map(|arn| arn.table);
     let created = records.iter().filter_map(|r| r.parsed.as_ref().ok()?.dynamodb.approximate_creation_date_time);
     invocation.stats.received(records.len(), stream, created);
@@ -78,7 +81,8 @@ pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Inv
         };
         if let Some(SegmentFailure { index, failure }) = failed {
             let processed = start + index;
-            return Ok(Outcome::Stopped { record: Reported::of(&records[processed]), failure, processed });
+            let record = Reported::of(&records[processed], identifier);
+            return Ok(Outcome::Stopped { record, failure, processed });
         }
         start = end;
     }
@@ -89,10 +93,12 @@ pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Inv
 /// the first record not done is reported with `failure`, every record before it was
 /// processed.
 pub(crate) fn outcome_so_far(payload: &[u8], invocation: &Invocation, failure: Failure) -> Result<Outcome, Error> {
-    let records = records_in_order(payload)?;
+    let (records, identifier) = records_in_order(payload)?;
     match invocation.progress.first_pending().filter(|&index| index < records.len()) {
         None => Ok(Outcome::Completed { records: records.len() }),
-        Some(index) => Ok(Outcome::Stopped { record: Reported::of(&records[index]), failure, processed: index }),
+        Some(index) => {
+            Ok(Outcome::Stopped { record: Reported::of(&records[index], identifier), failure, processed: index })
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 use super::{lambda_event, StreamRecord, TableError};
 use crate::decode::decode_record;
-use crate::payload::{split_records, RawRecord};
+use crate::payload::RawRecord;
 use crate::{Change, DecodeError};
 
 /// The typed changes of `records`, decoded exactly as a route decodes them (for unit tests
@@ -33,8 +33,13 @@ where
     K: DeserializeOwned + 'static,
 {
     let payload = lambda_event(records);
-    let fields = split_records(&payload).map_err(|err| DecodeError::new("record", "", err))?;
-    fields.into_iter().enumerate().map(|(position, raw)| decode_record(&RawRecord::parse(position, raw))).collect()
+    let batch = crate::source::split(&payload).map_err(|err| DecodeError::new("record", "", err))?;
+    batch
+        .records
+        .into_iter()
+        .enumerate()
+        .map(|(position, raw)| decode_record(&RawRecord::parse(position, raw)))
+        .collect()
 }
 
 /// Writes the Lambda event of `records` to `path`, pretty-printed: a fixture for

@@ -13,6 +13,13 @@ pub fn lambda_event(records: &[StreamRecord]) -> Vec<u8> {
     serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
 }
 
+/// What an EventBridge pipe with this stream as its source hands its Lambda target for
+/// these records: a bare JSON array of the same records, as bytes.
+pub fn pipes_event(records: &[StreamRecord]) -> Vec<u8> {
+    let records: Vec<Value> = records.iter().map(StreamRecord::to_lambda_json).collect();
+    serde_json::to_vec(&records).unwrap_or_default()
+}
+
 /// How many of `records` (from the first) go into one event: at most `batch_size`, and no
 /// more than fit in 6 MB; always at least one.
 pub fn batch_len(records: &[StreamRecord], batch_size: usize) -> usize {
