@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ddbstream::testing::{lambda_event, pipes_event, KeySchema, StreamRecord, Table};
+use ddbstream::testing::{
+    kinesis_event, kinesis_record, kinesis_sequence_number, lambda_event, pipes_event, KeySchema, StreamRecord, Table,
+};
 use ddbstream::{BoxError, Change, Context, Error, Item, Router, StreamViewType};
 use proptest::prelude::*;
 use serde_dynamo::AttributeValue;
@@ -206,5 +208,161 @@ proptest! {
         let pipe_seen = pipe_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
         prop_assert_eq!(&stream_seen, &pipe_seen);
         prop_assert_eq!(stream_seen.len(), expected_failure.unwrap_or(writes));
+    }
+}
+
+/// A Kinesis event's records as JSON values, to edit.
+fn kinesis_records(records: &[StreamRecord]) -> Vec<serde_json::Value> {
+    records.iter().map(kinesis_record).collect()
+}
+
+fn kinesis_payload(records: Vec<serde_json::Value>) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap_or_default()
+}
+
+/// The identifiers a response names.
+fn named<R: serde::Serialize>(response: Result<R, Error>) -> Vec<String> {
+    match response {
+        Ok(response) => serde_json::to_value(&response).unwrap_or_default()["batchItemFailures"]
+            .as_array()
+            .map(|failures| failures.iter().filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+        Err(error) => vec![format!("error: {error}")],
+    }
+}
+
+#[tokio::test]
+async fn changes_through_kinesis_are_processed_in_kinesis_order_and_a_failure_is_named_by_its_sequence_number() {
+    let records = records(6);
+    let seen = Seen::default();
+    let mut shuffled = kinesis_records(&records);
+    shuffled.reverse();
+    let response = router(&seen, None).handle(&kinesis_payload(shuffled.clone()), &Context::default()).await;
+    assert_eq!(named(response), Vec::<String>::new());
+    let ids: Vec<String> = records.iter().map(|r| r.event_id.clone()).collect();
+    assert_eq!(*seen.lock().unwrap_or_else(|e| e.into_inner()), ids, "the changes' own eventIDs, in Kinesis order");
+
+    let seen = Seen::default();
+    let response = router(&seen, Some(4)).handle(&kinesis_payload(shuffled), &Context::default()).await;
+    assert_eq!(named(response), vec![kinesis_sequence_number(&records[4])]);
+    assert_eq!(seen.lock().unwrap_or_else(|e| e.into_inner()).len(), 4, "nothing after the failure started");
+}
+
+#[tokio::test]
+async fn a_kinesis_change_knows_its_table_and_its_time_in_milliseconds_or_microseconds() {
+    use base64::Engine;
+    let records = records(2);
+    let mut kinesis = kinesis_records(&records);
+    // The second table's setting is microseconds.
+    let data = kinesis[1]["kinesis"]["data"].as_str().unwrap_or_default().to_owned();
+    let mut change: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(data).unwrap_or_default())
+            .unwrap_or_default();
+    change["dynamodb"]["ApproximateCreationDateTime"] =
+        serde_json::json!(records[1].approximate_creation_time * 1_000_000 + 250);
+    kinesis[1]["kinesis"]["data"] = serde_json::json!(
+        base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&change).unwrap_or_default())
+    );
+    type Seen = Arc<Mutex<Vec<(Option<String>, Option<f64>, String)>>>;
+    let seen = Seen::default();
+    let log = seen.clone();
+    let router = Router::new().stream("Orders", move |change: Change<Item>| {
+        let meta = &change.meta;
+        let seconds = meta
+            .approximate_creation_time
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64());
+        log.lock().unwrap_or_else(|e| e.into_inner()).push((meta.table_name.clone(), seconds, meta.stream_arn.clone()));
+        std::future::ready(Ok::<(), BoxError>(()))
+    });
+    assert_eq!(named(router.handle(&kinesis_payload(kinesis), &Context::default()).await), Vec::<String>::new());
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(seen.len(), 2);
+    for ((table, time, arn), record) in seen.iter().zip(&records) {
+        assert_eq!(table.as_deref(), Some("Orders"));
+        let expected = record.approximate_creation_time as f64;
+        assert!(time.is_some_and(|t| (t - expected).abs() < 0.01), "{time:?} for {expected}");
+        assert!(arn.starts_with("arn:aws:kinesis:"), "{arn}");
+    }
+}
+
+#[tokio::test]
+async fn kinesis_data_that_is_not_base64_json_or_a_dynamodb_change_fails_its_record_alone() {
+    use base64::Engine;
+    let records = records(4);
+    let encode = |bytes: &[u8]| serde_json::json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+    let bad_data = [
+        serde_json::json!("not base64 at all!"),
+        encode(b"{not json"),
+        encode(br#"{"eventSource":"aws:s3","dynamodb":{"Keys":{}}}"#),
+        encode(br#"{"eventSource":"aws:dynamodb","eventName":"INSERT"}"#),
+    ];
+    for bad in bad_data {
+        let mut kinesis = kinesis_records(&records);
+        kinesis[2]["kinesis"]["data"] = bad.clone();
+        let seen = Seen::default();
+        let response = router(&seen, None).handle(&kinesis_payload(kinesis), &Context::default()).await;
+        assert_eq!(named(response), vec![kinesis_sequence_number(&records[2])], "{bad}");
+        assert_eq!(seen.lock().unwrap_or_else(|e| e.into_inner()).len(), 2, "the records before it ran: {bad}");
+    }
+}
+
+#[tokio::test]
+async fn several_tables_in_one_kinesis_stream_are_routed_by_the_table_inside() {
+    let orders = records(2);
+    let mut customers_table = Table::new("Customers", KeySchema::hash("pk"), StreamViewType::NewAndOldImages);
+    let customer = HashMap::from([("pk".to_owned(), AttributeValue::S("c#1".to_owned()))]);
+    let customers: Vec<StreamRecord> = customers_table.put(Item::from(customer)).ok().flatten().into_iter().collect();
+    let (order_log, customer_log) = (Seen::default(), Seen::default());
+    let (o, c) = (order_log.clone(), customer_log.clone());
+    let router = Router::new()
+        .stream("Orders", move |change: Change<Item>| {
+            o.lock().unwrap_or_else(|e| e.into_inner()).push(change.meta.event_id.clone());
+            std::future::ready(Ok::<(), BoxError>(()))
+        })
+        .stream("Customers", move |change: Change<Item>| {
+            c.lock().unwrap_or_else(|e| e.into_inner()).push(change.meta.event_id.clone());
+            std::future::ready(Ok::<(), BoxError>(()))
+        });
+    let mut kinesis = kinesis_records(&orders);
+    kinesis.extend(kinesis_records(&customers));
+    assert_eq!(
+        named(router.handle(&kinesis_payload(kinesis.clone()), &Context::default()).await),
+        Vec::<String>::new()
+    );
+    assert_eq!(order_log.lock().unwrap_or_else(|e| e.into_inner()).len(), 2);
+    assert_eq!(customer_log.lock().unwrap_or_else(|e| e.into_inner()).len(), 1);
+    // A table nobody routes fails the batch, naming it.
+    let only_orders = Router::new().stream("Orders", |_: Change<Item>| std::future::ready(Ok::<(), BoxError>(())));
+    match only_orders.handle(&kinesis_payload(kinesis), &Context::default()).await {
+        Err(error @ Error::NoRoute { .. }) => assert!(error.to_string().contains("table `Customers`"), "{error}"),
+        other => panic!("expected NoRoute, got {other:?}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Through Kinesis, the same records run and the same record is named (by its Kinesis
+    /// sequence number) as in the stream's own event.
+    #[test]
+    fn kinesis_and_stream_events_agree_on_what_is_processed_and_named(writes in 1usize..30, fail in proptest::option::of(0usize..30)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let records = records(writes);
+        let (stream_seen, kinesis_seen) = (Seen::default(), Seen::default());
+        let (by_stream, by_kinesis) = runtime.block_on(async {
+            let by_stream = router(&stream_seen, fail).handle(&lambda_event(&records), &Context::default()).await;
+            let by_kinesis = router(&kinesis_seen, fail).handle(&kinesis_event(&records), &Context::default()).await;
+            (named(by_stream), named(by_kinesis))
+        });
+        match fail.filter(|&f| f < writes) {
+            None => prop_assert!(by_stream.is_empty() && by_kinesis.is_empty()),
+            Some(f) => {
+                prop_assert_eq!(by_stream, vec![records[f].sequence_number.to_string()]);
+                prop_assert_eq!(by_kinesis, vec![kinesis_sequence_number(&records[f])]);
+            }
+        }
+        let stream_seen = stream_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        prop_assert_eq!(&stream_seen, &*kinesis_seen.lock().unwrap_or_else(|e| e.into_inner()));
     }
 }

@@ -28,20 +28,25 @@ impl UserIdentity {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Metadata {
-    /// Position of the record in its shard; compare these, never arrival order.
+    /// Position of the record in its shard; compare these, never arrival order. Through
+    /// Kinesis, the Kinesis record's sequence number.
     pub sequence_number: SequenceNumber,
     /// The record's `eventID`.
     pub event_id: String,
     /// What happened to the item.
     pub event_name: EventName,
-    /// The table name parsed from `eventSourceARN`, or `None` when that is not a stream
-    /// ARN (placeholder text in hand-written payloads).
+    /// The table name parsed from `eventSourceARN` (through Kinesis, the record's
+    /// `tableName`), or `None` when that is not a stream ARN (placeholder text in
+    /// hand-written payloads).
     pub table_name: Option<String>,
-    /// The stream ARN (`eventSourceARN`) exactly as sent.
+    /// The stream ARN (`eventSourceARN`) exactly as sent: the DynamoDB stream's, or
+    /// through Kinesis, the Kinesis data stream's.
     pub stream_arn: String,
     /// The Region (`awsRegion`).
     pub region: String,
-    /// When the change was written, to the second (`ApproximateCreationDateTime`), if sent.
+    /// When the change was written (`ApproximateCreationDateTime`), if sent: to the second
+    /// from a DynamoDB stream; through Kinesis, to the millisecond or microsecond, as the
+    /// table's setting says.
     pub approximate_creation_time: Option<SystemTime>,
     /// The record's size in bytes (`SizeBytes`).
     pub size_bytes: u64,

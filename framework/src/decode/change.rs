@@ -45,7 +45,10 @@ fn metadata(record: &WireRecord<'_>) -> Metadata {
         sequence_number: stream.sequence_number.clone(),
         event_id: record.event_id.clone(),
         event_name: record.event_name,
-        table_name: StreamArn::parse(&record.event_source_arn).map(|arn| arn.table.to_owned()),
+        table_name: record
+            .table_name
+            .clone()
+            .or_else(|| StreamArn::parse(&record.event_source_arn).map(|arn| arn.table.to_owned())),
         stream_arn: record.event_source_arn.clone(),
         region: record.aws_region.clone(),
         approximate_creation_time: stream.approximate_creation_date_time.and_then(creation_time),

@@ -9,21 +9,32 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 use serde_json::value::RawValue;
 
 /// The fields of one record, as raw JSON; `None` when absent.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct RecordFields<'a> {
     pub(crate) event_id: Option<&'a RawValue>,
     pub(crate) event_name: Option<&'a RawValue>,
     pub(crate) aws_region: Option<&'a RawValue>,
     pub(crate) event_source_arn: Option<&'a RawValue>,
+    pub(crate) event_source: Option<&'a RawValue>,
     pub(crate) user_identity: Option<&'a RawValue>,
+    /// `tableName`: in a change that came through Kinesis.
+    pub(crate) table_name: Option<&'a RawValue>,
+    /// `kinesis`: the record is a Kinesis record, its change base64 in `data`.
+    pub(crate) kinesis: Option<&'a RawValue>,
     /// `Some(None)`: present but not an object.
     pub(crate) dynamodb: Option<Option<StreamFields<'a>>>,
     /// The record itself is not a JSON object.
     pub(crate) not_an_object: bool,
+    /// The record came through a Kinesis data stream (its source filled in what Kinesis
+    /// records lack: the sequence number, the view type).
+    pub(crate) via_kinesis: bool,
+    /// Why its source could not read the record at all (Kinesis data that is not base64
+    /// or not JSON).
+    pub(crate) unreadable: Option<String>,
 }
 
 /// The fields of a record's `dynamodb` object, as raw JSON.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct StreamFields<'a> {
     pub(crate) approximate_creation_date_time: Option<&'a RawValue>,
     pub(crate) keys: Option<&'a RawValue>,
@@ -44,6 +55,12 @@ enum RecordKey {
     AwsRegion,
     #[serde(rename = "eventSourceARN")]
     EventSourceArn,
+    #[serde(rename = "eventSource")]
+    EventSource,
+    #[serde(rename = "tableName")]
+    TableName,
+    #[serde(rename = "kinesis")]
+    Kinesis,
     #[serde(rename = "userIdentity")]
     UserIdentity,
     #[serde(rename = "dynamodb")]
@@ -116,6 +133,9 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
                 RecordKey::EventName => fields.event_name = Some(map.next_value::<&'de RawValue>()?),
                 RecordKey::AwsRegion => fields.aws_region = Some(map.next_value::<&'de RawValue>()?),
                 RecordKey::EventSourceArn => fields.event_source_arn = Some(map.next_value::<&'de RawValue>()?),
+                RecordKey::EventSource => fields.event_source = Some(map.next_value::<&'de RawValue>()?),
+                RecordKey::TableName => fields.table_name = Some(map.next_value::<&'de RawValue>()?),
+                RecordKey::Kinesis => fields.kinesis = Some(map.next_value::<&'de RawValue>()?),
                 RecordKey::UserIdentity => fields.user_identity = Some(map.next_value::<&'de RawValue>()?),
                 RecordKey::Dynamodb => fields.dynamodb = Some(map.next_value::<Stream<'a>>()?.0),
                 RecordKey::Other => {

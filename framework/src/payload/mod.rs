@@ -5,7 +5,7 @@ mod record;
 mod sequence_number;
 mod stream_arn;
 
-pub(crate) use fields::RecordFields;
+pub(crate) use fields::{RecordFields, StreamFields};
 pub(crate) use record::{RawRecord, WireRecord};
 pub use sequence_number::SequenceNumber;
 pub use stream_arn::StreamArn;

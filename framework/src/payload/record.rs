@@ -18,6 +18,9 @@ pub(crate) struct WireRecord<'a> {
     pub(crate) event_source_arn: String,
     pub(crate) dynamodb: WireStreamRecord<'a>,
     pub(crate) user_identity: Option<UserIdentity>,
+    /// The table, for a change that came through Kinesis (`tableName`); otherwise the
+    /// stream ARN names it.
+    pub(crate) table_name: Option<String>,
 }
 
 /// The `dynamodb` object of a record.
@@ -36,16 +39,28 @@ fn check<'a>(fields: &RecordFields<'a>) -> Result<WireRecord<'a>, DecodeError> {
     if fields.not_an_object {
         return Err(DecodeError::new("record", "", "expected a JSON object"));
     }
+    if let Some(why) = &fields.unreadable {
+        return Err(DecodeError::new("record", "kinesis.data", why));
+    }
+    if fields.via_kinesis {
+        let source: Option<String> = optional(fields.event_source, "eventSource")?;
+        if source.as_deref() != Some("aws:dynamodb") {
+            let found = source.map_or_else(|| "no eventSource".to_owned(), |s| format!("eventSource `{s}`"));
+            return Err(DecodeError::new("record", "kinesis.data", format!("not a DynamoDB change ({found})")));
+        }
+    }
     let stream = match &fields.dynamodb {
         None => return Err(DecodeError::new("record", "", "missing field `dynamodb`")),
         Some(None) => return Err(DecodeError::new("record", "dynamodb", "expected a JSON object")),
         Some(Some(stream)) => stream,
     };
+    let created: Option<f64> = optional(stream.approximate_creation_date_time, "dynamodb.ApproximateCreationDateTime")?;
     let dynamodb = WireStreamRecord {
-        approximate_creation_date_time: optional(
-            stream.approximate_creation_date_time,
-            "dynamodb.ApproximateCreationDateTime",
-        )?,
+        // Through Kinesis it is in milliseconds, or microseconds if the table says so.
+        approximate_creation_date_time: match fields.via_kinesis {
+            true => created.map(|t| if t >= 1e14 { t / 1e6 } else { t / 1e3 }),
+            false => created,
+        },
         keys: stream.keys.ok_or_else(|| DecodeError::new("record", "dynamodb", "missing field `Keys`"))?,
         new_image: stream.new_image.filter(|raw| raw.get() != "null"),
         old_image: stream.old_image.filter(|raw| raw.get() != "null"),
@@ -60,6 +75,7 @@ fn check<'a>(fields: &RecordFields<'a>) -> Result<WireRecord<'a>, DecodeError> {
         event_source_arn: required(fields.event_source_arn, "", "eventSourceARN")?,
         dynamodb,
         user_identity: optional(fields.user_identity, "userIdentity")?,
+        table_name: optional(fields.table_name, "tableName")?,
     })
 }
 
@@ -85,12 +101,15 @@ pub(crate) struct Malformed {
     pub(crate) sequence_number: Option<SequenceNumber>,
     pub(crate) event_source_arn: Option<String>,
     pub(crate) event_id: Option<String>,
+    pub(crate) table_name: Option<String>,
 }
 
 /// One record of the batch: its position in the payload and its parse result.
 pub(crate) struct RawRecord<'a> {
     pub(crate) position: usize,
     pub(crate) parsed: Result<WireRecord<'a>, Malformed>,
+    /// It came through a Kinesis data stream: routed by its table name.
+    pub(crate) via_kinesis: bool,
 }
 
 impl<'a> RawRecord<'a> {
@@ -106,9 +125,18 @@ impl<'a> RawRecord<'a> {
                 .map(SequenceNumber::new),
                 event_source_arn: text(fields.event_source_arn),
                 event_id: text(fields.event_id),
+                table_name: text(fields.table_name),
             }
         });
-        Self { position, parsed }
+        Self { position, parsed, via_kinesis: fields.via_kinesis }
+    }
+
+    /// The table named inside the record (a change that came through Kinesis).
+    pub(crate) fn table_name(&self) -> Option<&str> {
+        match &self.parsed {
+            Ok(record) => record.table_name.as_deref(),
+            Err(malformed) => malformed.table_name.as_deref(),
+        }
     }
 
     pub(crate) fn sequence_number(&self) -> Option<&SequenceNumber> {

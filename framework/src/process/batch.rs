@@ -41,19 +41,22 @@ impl Reported {
 }
 
 /// The batch's records, in stream order, and how its answer names them.
-fn records_in_order(payload: &[u8]) -> Result<(Vec<RawRecord<'_>>, Identifier), Error> {
-    let batch = source::split(payload)?;
+fn records_in_order<'a>(decoded: &'a source::Decoded<'_>) -> (Vec<RawRecord<'a>>, Identifier) {
+    let batch = decoded.batch();
     let mut records: Vec<RawRecord<'_>> =
         batch.records.into_iter().enumerate().map(|(position, raw)| RawRecord::parse(position, raw)).collect();
     into_stream_order(&mut records);
-    Ok((records, batch.identifier))
+    (records, batch.identifier)
 }
 
 /// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload
 /// that is not a stream event, or a record of a stream nobody routes.
 pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Invocation) -> Result<Outcome, Error> {
-    let (records, identifier) = records_in_order(payload)?;
-    let stream = records.iter().find_map(|r| r.event_source_arn().and_then(StreamArn::parse)).map(|arn| arn.table);
+    let decoded = source::decode(payload)?;
+    let (records, identifier) = records_in_order(&decoded);
+    let stream = records
+        .iter()
+        .find_map(|r| r.table_name().or_else(|| r.event_source_arn().and_then(StreamArn::parse).map(|arn| arn.table)));
     let created = records.iter().filter_map(|r| r.parsed.as_ref().ok()?.dynamodb.approximate_creation_date_time);
     invocation.stats.received(records.len(), stream, created);
     // A batch is one stream's records: resolve each distinct ARN once.
@@ -93,7 +96,8 @@ pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Inv
 /// the first record not done is reported with `failure`, every record before it was
 /// processed.
 pub(crate) fn outcome_so_far(payload: &[u8], invocation: &Invocation, failure: Failure) -> Result<Outcome, Error> {
-    let (records, identifier) = records_in_order(payload)?;
+    let decoded = source::decode(payload)?;
+    let (records, identifier) = records_in_order(&decoded);
     match invocation.progress.first_pending().filter(|&index| index < records.len()) {
         None => Ok(Outcome::Completed { records: records.len() }),
         Some(index) => {

@@ -23,6 +23,21 @@ impl RouteTable {
     /// The route for a record: `Ok(None)` for a record too malformed to name its stream
     /// (it fails where it stands), an error for a stream nobody handles.
     pub(crate) fn resolve(&self, record: &RawRecord<'_>) -> Result<Option<usize>, Error> {
+        if record.via_kinesis {
+            // Several tables may stream into one Kinesis stream: the table inside decides.
+            let Some(table) = record.table_name() else { return Ok(None) };
+            let by_table = self.by_table.iter().find(|(name, _)| name == table).map(|(_, index)| *index);
+            return match by_table.or(self.fallback) {
+                Some(index) => Ok(Some(index)),
+                None => Err(Error::NoRoute {
+                    stream_arn: format!(
+                        "{} (table `{table}`)",
+                        record.event_source_arn().unwrap_or("a Kinesis stream")
+                    ),
+                    known: self.known_routes(),
+                }),
+            };
+        }
         let Some(arn) = record.event_source_arn() else { return Ok(None) };
         let by_arn = self.by_arn.iter().find(|(name, _)| name == arn);
         let table = StreamArn::parse(arn).map(|parsed| parsed.table);

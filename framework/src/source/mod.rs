@@ -5,8 +5,12 @@
 //! - `stream_event`: a DynamoDB stream's event source mapping, `{"Records": [...]}`,
 //!   failures named by sequence number;
 //! - `pipes`: EventBridge Pipes with a DynamoDB stream source, a bare array of the same
-//!   records, failures named by `eventID`.
+//!   records, failures named by `eventID`;
+//! - `kinesis`: a table's changes through a Kinesis data stream, `{"Records": [...]}` of
+//!   Kinesis records whose base64 `data` is the change, routed by the `tableName` inside,
+//!   failures named by the Kinesis sequence number.
 
+mod kinesis;
 mod pipes;
 mod stream_event;
 
@@ -29,12 +33,41 @@ pub(crate) struct SourceBatch<'a> {
     pub(crate) identifier: Identifier,
 }
 
-/// Splits a payload by its shape: a JSON array is what a pipe delivers; anything else is
-/// read as a stream event.
-pub(crate) fn split(payload: &[u8]) -> Result<SourceBatch<'_>, Error> {
-    match payload.iter().find(|byte| !byte.is_ascii_whitespace()) {
-        Some(b'[') => pipes::split(payload),
-        _ => stream_event::split(payload),
+/// A payload read by its source: its records as the envelope holds them and, for Kinesis
+/// records, their data decoded (what the changes are read from).
+pub(crate) struct Decoded<'a> {
+    envelope: SourceBatch<'a>,
+    data: Vec<Option<Result<Vec<u8>, String>>>,
+}
+
+/// Reads a payload by its shape: a JSON array is what a pipe delivers; anything else is
+/// read as a stream event, whose records may be Kinesis records.
+pub(crate) fn decode(payload: &[u8]) -> Result<Decoded<'_>, Error> {
+    let envelope = match payload.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        Some(b'[') => pipes::split(payload)?,
+        _ => stream_event::split(payload)?,
+    };
+    let data = kinesis::decode_all(&envelope.records);
+    Ok(Decoded { envelope, data })
+}
+
+impl Decoded<'_> {
+    /// The batch's records, each a DynamoDB change left as raw JSON.
+    pub(crate) fn batch(&self) -> SourceBatch<'_> {
+        if self.data.is_empty() {
+            return SourceBatch { records: self.envelope.records.clone(), identifier: self.envelope.identifier };
+        }
+        let records = self
+            .envelope
+            .records
+            .iter()
+            .zip(&self.data)
+            .map(|(record, data)| match data {
+                Some(data) => kinesis::change(record, data),
+                None => record.clone(),
+            })
+            .collect();
+        SourceBatch { records, identifier: self.envelope.identifier }
     }
 }
 

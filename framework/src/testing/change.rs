@@ -33,8 +33,9 @@ where
     K: DeserializeOwned + 'static,
 {
     let payload = lambda_event(records);
-    let batch = crate::source::split(&payload).map_err(|err| DecodeError::new("record", "", err))?;
-    batch
+    let decoded = crate::source::decode(&payload).map_err(|err| DecodeError::new("record", "", err))?;
+    decoded
+        .batch()
         .records
         .into_iter()
         .enumerate()

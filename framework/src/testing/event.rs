@@ -20,6 +20,69 @@ pub fn pipes_event(records: &[StreamRecord]) -> Vec<u8> {
     serde_json::to_vec(&records).unwrap_or_default()
 }
 
+/// The Kinesis sequence number the kit gives a record delivered through Kinesis: its
+/// stream sequence number, zero-padded to the 56 digits Kinesis sequence numbers have (so
+/// they order as the records do).
+pub fn kinesis_sequence_number(record: &StreamRecord) -> String {
+    format!("{:0>56}", record.sequence_number.as_str())
+}
+
+/// The Kinesis record carrying `record` as a table's Kinesis streaming destination sends
+/// it: the change (with `tableName`, its creation time in milliseconds, both images when
+/// the item has them, no `SequenceNumber` or `StreamViewType`) base64 in `data`.
+pub fn kinesis_record(record: &StreamRecord) -> Value {
+    use base64::Engine;
+    let table = crate::StreamArn::parse(&record.stream_arn).map_or("unknown", |arn| arn.table);
+    let mut change = json!({
+        "ApproximateCreationDateTime": record.approximate_creation_time.saturating_mul(1_000),
+        "Keys": record.keys,
+        "SizeBytes": record.size_bytes,
+    });
+    if let Some(new) = &record.new_image {
+        change["NewImage"] = json!(new);
+    }
+    if let Some(old) = &record.old_image {
+        change["OldImage"] = json!(old);
+    }
+    let mut data = json!({
+        "awsRegion": record.region,
+        "eventID": record.event_id,
+        "eventName": record.event_name,
+        "recordFormat": "application/json",
+        "tableName": table,
+        "dynamodb": change,
+        "eventSource": "aws:dynamodb",
+    });
+    if record.ttl_expiry {
+        data["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+    }
+    let bytes = serde_json::to_vec(&data).unwrap_or_default();
+    let sequence_number = kinesis_sequence_number(record);
+    json!({
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record.event_id,
+            "sequenceNumber": sequence_number,
+            "data": base64::engine::general_purpose::STANDARD.encode(bytes),
+            "approximateArrivalTimestamp": record.approximate_creation_time,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": format!("shardId-000000000000:{sequence_number}"),
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/lambda-role",
+        "awsRegion": record.region,
+        "eventSourceARN": format!("arn:aws:kinesis:{}:123456789012:stream/{table}-changes", record.region),
+    })
+}
+
+/// The Lambda event of a Kinesis data stream carrying these records' changes (see
+/// [`kinesis_record`]), as bytes.
+pub fn kinesis_event(records: &[StreamRecord]) -> Vec<u8> {
+    let records: Vec<Value> = records.iter().map(kinesis_record).collect();
+    serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
+}
+
 /// How many of `records` (from the first) go into one event: at most `batch_size`, and no
 /// more than fit in 6 MB; always at least one.
 pub fn batch_len(records: &[StreamRecord], batch_size: usize) -> usize {

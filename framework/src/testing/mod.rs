@@ -72,7 +72,10 @@ pub use esm::{
     Attempt, EventSourceMapping, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord,
     Simulator, Trace,
 };
-pub use event::{batch_len, lambda_batches, lambda_event, pipes_event, MAX_PAYLOAD_BYTES};
+pub use event::{
+    batch_len, kinesis_event, kinesis_record, kinesis_sequence_number, lambda_batches, lambda_event, pipes_event,
+    MAX_PAYLOAD_BYTES,
+};
 pub use item::{item_size, KeySchema};
 #[cfg(feature = "runner")]
 pub use live::{LiveStats, LiveStream};
