@@ -20,11 +20,11 @@ pub fn pipes_event(records: &[StreamRecord]) -> Vec<u8> {
     serde_json::to_vec(&records).unwrap_or_default()
 }
 
-/// The Kinesis sequence number the kit gives a record delivered through Kinesis: its
-/// stream sequence number, zero-padded to the 56 digits Kinesis sequence numbers have (so
+/// The Kinesis sequence number the kit gives a record delivered through Kinesis: 56 digits
+/// as Kinesis sequence numbers have, `4959` then the stream sequence number zero-padded (so
 /// they order as the records do).
 pub fn kinesis_sequence_number(record: &StreamRecord) -> String {
-    format!("{:0>56}", record.sequence_number.as_str())
+    format!("4959{:0>52}", record.sequence_number.as_str())
 }
 
 /// The Kinesis record carrying `record` as a table's Kinesis streaming destination sends
