@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ddbstream::testing::{
-    EventSourceMapping, FailureCondition, Fate, InvocationResult, KeySchema, Simulator, StreamRecord, Table, Update,
+    Delivery, EventSourceMapping, FailureCondition, Fate, InvocationResult, KeySchema, Simulator, StreamRecord, Table,
+    Update,
 };
 use ddbstream::{BoxError, Change, Item, Router, SequenceNumber, StreamViewType};
 use proptest::prelude::*;
@@ -84,9 +85,16 @@ fn ops_with(len: std::ops::Range<usize>, keys: u8, fault: BoxedStrategy<Fault>) 
     prop::collection::vec((0..keys, write, fault).prop_map(|(key, write, fault)| Op { key, write, fault }), len)
 }
 
+/// Every way the records can reach the function.
+fn delivery() -> impl Strategy<Value = Delivery> {
+    prop_oneof![Just(Delivery::StreamEvent), Just(Delivery::Pipes), Just(Delivery::Kinesis)]
+}
+
 fn mapping(failures: bool) -> impl Strategy<Value = EventSourceMapping> {
-    (1usize..120, any::<bool>(), 0u32..4, 1usize..5, prop::option::of(60u64..3_600), 0u64..2).prop_map(
-        move |(batch_size, bisect, retries, factor, age, step)| EventSourceMapping {
+    let settings = (1usize..120, any::<bool>(), 0u32..4, 1usize..5, prop::option::of(60u64..3_600), 0u64..2);
+    (settings, delivery()).prop_map(move |((batch_size, bisect, retries, factor, age, step), delivery)| {
+        EventSourceMapping {
+            delivery,
             batch_size,
             bisect_batch_on_function_error: bisect,
             maximum_retry_attempts: Some(retries),
@@ -95,8 +103,8 @@ fn mapping(failures: bool) -> impl Strategy<Value = EventSourceMapping> {
             function_timeout: Duration::from_secs(10),
             seconds_per_invocation: step,
             ..EventSourceMapping::default()
-        },
-    )
+        }
+    })
 }
 
 /// Applies the writes to a table; each write that changes the item gives one record.
@@ -169,7 +177,7 @@ fn router(calls: &Calls, per_key: usize, margin: Duration) -> Router {
         .stream("Docs", move |change: Change<Doc>| {
             let (calls, attempts) = (calls.clone(), attempts.clone());
             async move {
-                let seq = change.sequence_number().clone();
+                let seq = stream_sequence_number(change.sequence_number());
                 let image = change.new_image().or(change.old_image());
                 let pk = image.map_or_else(String::new, |doc| doc.pk.clone());
                 let attempt = {
@@ -203,6 +211,15 @@ fn router(calls: &Calls, per_key: usize, margin: Duration) -> Router {
         })
         .deadline_margin(margin)
         .per_key_concurrency(per_key)
+}
+
+/// The stream sequence number of a change: through Kinesis, the kit's Kinesis sequence
+/// number carries it after `4959` (see `testing::kinesis_sequence_number`).
+fn stream_sequence_number(seq: &SequenceNumber) -> SequenceNumber {
+    match seq.as_str().strip_prefix("4959") {
+        Some(rest) if seq.as_str().len() == 56 => SequenceNumber::new(rest.trim_start_matches('0')),
+        _ => seq.clone(),
+    }
 }
 
 /// Runs the simulator invocation by invocation; returns the calls made in each invocation.

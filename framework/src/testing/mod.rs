@@ -69,7 +69,7 @@ mod table;
 pub use change::{changes, write_fixture};
 pub use error::TableError;
 pub use esm::{
-    Attempt, EventSourceMapping, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord,
+    Attempt, Delivery, EventSourceMapping, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord,
     Simulator, Trace,
 };
 pub use event::{

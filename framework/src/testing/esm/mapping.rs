@@ -2,6 +2,22 @@
 
 use std::time::Duration;
 
+/// How the changes reach the function: the shape of each invocation's payload, and what
+/// its answer names a failed record by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// The stream's own event source mapping: `{"Records": [...]}`, named by sequence
+    /// number (the default).
+    #[default]
+    StreamEvent,
+    /// An EventBridge pipe: a bare array, named by `eventID`.
+    Pipes,
+    /// The table's Kinesis streaming destination, then Kinesis's event source mapping:
+    /// Kinesis records (see [`kinesis_record`](crate::testing::kinesis_record)), named by
+    /// the Kinesis sequence number.
+    Kinesis,
+}
+
 /// The settings of a DynamoDB event source mapping, with Lambda's defaults except where
 /// noted. `None` for retries or record age means `-1`: retry until the record expires.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +49,8 @@ pub struct EventSourceMapping {
     pub backlog: bool,
     /// A bound on invocations, for mappings that would retry forever.
     pub max_invocations: usize,
+    /// The shape the records are delivered in (default: the stream's own event).
+    pub delivery: Delivery,
 }
 
 impl Default for EventSourceMapping {
@@ -48,6 +66,7 @@ impl Default for EventSourceMapping {
             seconds_per_invocation: 1,
             backlog: false,
             max_invocations: 100_000,
+            delivery: Delivery::StreamEvent,
         }
     }
 }

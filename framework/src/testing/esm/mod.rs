@@ -4,6 +4,6 @@ mod mapping;
 mod simulator;
 mod trace;
 
-pub use mapping::EventSourceMapping;
+pub use mapping::{Delivery, EventSourceMapping};
 pub use simulator::Simulator;
 pub use trace::{Attempt, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord, Trace};

@@ -6,9 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::FutureExt;
 
+use super::mapping::Delivery;
 use super::trace::{Attempt, FailureCondition, InvocationReport, InvocationResult, OnFailureRecord, Trace};
 use super::EventSourceMapping;
-use crate::testing::event::{batch_len, lambda_event};
+use crate::testing::event::{batch_len, kinesis_event, kinesis_sequence_number, lambda_event, pipes_event};
 use crate::testing::item::key_text;
 use crate::testing::{StreamRecord, CLOCK_START};
 use crate::{Context, Router, SequenceNumber};
@@ -239,7 +240,11 @@ impl<'r> Simulator<'r> {
     }
 
     async fn invoke(&self, number: usize, batch: &[StreamRecord]) -> InvocationResult {
-        let payload = lambda_event(batch);
+        let payload = match self.mapping.delivery {
+            Delivery::StreamEvent => lambda_event(batch),
+            Delivery::Pipes => pipes_event(batch),
+            Delivery::Kinesis => kinesis_event(batch),
+        };
         let mut context = Context::default();
         context.request_id = format!("simulated-{number}");
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -259,22 +264,29 @@ impl<'r> Simulator<'r> {
                 let _ = response;
                 InvocationResult::Success
             }
-            Ok(Ok(Ok(response))) => classify(&response.batch_item_failures, batch),
+            Ok(Ok(Ok(response))) => classify(&response.batch_item_failures, batch, self.mapping.delivery),
         }
     }
 }
 
-/// Reads a partial batch response as Lambda does.
+/// Reads a partial batch response as Lambda (or the pipe) does, by the identifier the
+/// delivery names records by.
 fn classify(
     failures: &[aws_lambda_events::streams::DynamoDbBatchItemFailure],
     batch: &[StreamRecord],
+    delivery: Delivery,
 ) -> InvocationResult {
+    let names = |record: &StreamRecord, id: &str| match delivery {
+        Delivery::StreamEvent => record.sequence_number.as_str() == id,
+        Delivery::Pipes => record.event_id == id,
+        Delivery::Kinesis => kinesis_sequence_number(record) == id,
+    };
     let mut lowest: Option<SequenceNumber> = None;
     for failure in failures {
         let Some(id) = failure.item_identifier.as_deref().filter(|id| !id.is_empty()) else {
             return InvocationResult::InvalidResponse("a null or empty itemIdentifier".into());
         };
-        let Some(record) = batch.iter().find(|r| r.sequence_number.as_str() == id) else {
+        let Some(record) = batch.iter().find(|r| names(r, id)) else {
             return InvocationResult::InvalidResponse(format!("itemIdentifier {id} is not in the batch"));
         };
         if lowest.as_ref().is_none_or(|l| record.sequence_number < *l) {
@@ -286,7 +298,7 @@ fn classify(
 
 #[cfg(test)]
 mod tests {
-    use super::classify;
+    use super::{classify, Delivery};
     use crate::testing::{KeySchema, Table};
     use crate::StreamViewType;
     use aws_lambda_events::streams::DynamoDbBatchItemFailure;
@@ -308,14 +320,17 @@ mod tests {
         let batch = table.stream().records();
         let seq = |i: usize| batch[i].sequence_number.as_str().to_owned();
         use super::InvocationResult::*;
-        assert_eq!(classify(&[], &batch), Success);
+        assert_eq!(classify(&[], &batch, Delivery::StreamEvent), Success);
         assert_eq!(
-            classify(&[failure(Some(&seq(2))), failure(Some(&seq(1)))], &batch),
+            classify(&[failure(Some(&seq(2))), failure(Some(&seq(1)))], &batch, Delivery::StreamEvent),
             Partial(batch[1].sequence_number.clone())
         );
-        assert!(matches!(classify(&[failure(None)], &batch), InvalidResponse(_)));
-        assert!(matches!(classify(&[failure(Some(""))], &batch), InvalidResponse(_)));
-        assert!(matches!(classify(&[failure(Some("999"))], &batch), InvalidResponse(_)));
-        assert!(matches!(classify(&[failure(Some(&seq(0))), failure(None)], &batch), InvalidResponse(_)));
+        assert!(matches!(classify(&[failure(None)], &batch, Delivery::StreamEvent), InvalidResponse(_)));
+        assert!(matches!(classify(&[failure(Some(""))], &batch, Delivery::StreamEvent), InvalidResponse(_)));
+        assert!(matches!(classify(&[failure(Some("999"))], &batch, Delivery::StreamEvent), InvalidResponse(_)));
+        assert!(matches!(
+            classify(&[failure(Some(&seq(0))), failure(None)], &batch, Delivery::StreamEvent),
+            InvalidResponse(_)
+        ));
     }
 }
