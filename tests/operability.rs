@@ -75,9 +75,10 @@ async fn json_logs_carry_the_invocation_and_record_spans_and_never_item_contents
     assert!(!lines.is_empty());
     let text = lines.iter().map(Value::to_string).collect::<String>();
     assert!(!text.contains(SECRET), "item contents leaked into the logs: {text}");
-    // The failure's warning names the record, inside the invocation's span.
+    // The failure's warning names the record by what the answer names it by, inside the
+    // invocation's span.
     let warning = lines.iter().find(|l| l["level"] == "WARN").unwrap_or_else(|| panic!("no warning in {text}"));
-    assert_eq!(warning["sequence_number"], records[2].sequence_number.as_str());
+    assert_eq!(warning["item_identifier"], records[2].sequence_number.as_str());
     let spans = |line: &Value| line["spans"].as_array().cloned().unwrap_or_default();
     let invocation = spans(warning).into_iter().find(|s| s["name"] == "invocation");
     assert_eq!(invocation.map(|s| s["request_id"].clone()), Some(Value::from("req-0001")));
