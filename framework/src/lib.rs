@@ -102,6 +102,8 @@ mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// The partial batch response [`Router::handle`] answers with, and its entries.
+pub use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 pub use change::{Change, ChangeKind, EventName, Metadata, StreamViewType, UserIdentity};
 pub use decode::{DecodeError, MissingImage};
 pub use error::{error_chain, BoxError, Error};
