@@ -114,8 +114,8 @@ pub(crate) struct RawRecord<'a> {
 
 impl<'a> RawRecord<'a> {
     /// Checks the record found at `position` in the payload.
-    pub(crate) fn parse(position: usize, fields: RecordFields<'a>) -> Self {
-        let parsed = check(&fields).map_err(|error| {
+    pub(crate) fn parse(position: usize, fields: &RecordFields<'a>) -> Self {
+        let parsed = check(fields).map_err(|error| {
             let text = |raw: Option<&RawValue>| raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
             Malformed {
                 error,

@@ -42,11 +42,11 @@ impl Reported {
 
 /// The batch's records, in stream order, and how its answer names them.
 fn records_in_order<'a>(decoded: &'a source::Decoded<'_>) -> (Vec<RawRecord<'a>>, Identifier) {
-    let batch = decoded.batch();
-    let mut records: Vec<RawRecord<'_>> =
-        batch.records.into_iter().enumerate().map(|(position, raw)| RawRecord::parse(position, raw)).collect();
+    let fields = decoded.records();
+    let mut records: Vec<RawRecord<'a>> =
+        fields.iter().enumerate().map(|(position, raw)| RawRecord::parse(position, raw)).collect();
     into_stream_order(&mut records);
-    (records, batch.identifier)
+    (records, decoded.identifier())
 }
 
 /// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload

@@ -14,6 +14,8 @@ mod kinesis;
 mod pipes;
 mod stream_event;
 
+use std::borrow::Cow;
+
 use crate::decode::redact;
 use crate::payload::RecordFields;
 use crate::Error;
@@ -52,10 +54,12 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Decoded<'_>, Error> {
 }
 
 impl Decoded<'_> {
-    /// The batch's records, each a DynamoDB change left as raw JSON.
-    pub(crate) fn batch(&self) -> SourceBatch<'_> {
+    /// The batch's records, each a DynamoDB change left as raw JSON: the envelope's own
+    /// (borrowed, no copy on the common path), or for Kinesis records the changes read
+    /// from their data.
+    pub(crate) fn records(&self) -> Cow<'_, [RecordFields<'_>]> {
         if self.data.is_empty() {
-            return SourceBatch { records: self.envelope.records.clone(), identifier: self.envelope.identifier };
+            return Cow::Borrowed(&self.envelope.records);
         }
         let records = self
             .envelope
@@ -67,7 +71,12 @@ impl Decoded<'_> {
                 None => record.clone(),
             })
             .collect();
-        SourceBatch { records, identifier: self.envelope.identifier }
+        Cow::Owned(records)
+    }
+
+    /// How the answer names a failed record.
+    pub(crate) fn identifier(&self) -> Identifier {
+        self.envelope.identifier
     }
 }
 

@@ -35,9 +35,8 @@ where
     let payload = lambda_event(records);
     let decoded = crate::source::decode(&payload).map_err(|err| DecodeError::new("record", "", err))?;
     decoded
-        .batch()
-        .records
-        .into_iter()
+        .records()
+        .iter()
         .enumerate()
         .map(|(position, raw)| decode_record(&RawRecord::parse(position, raw)))
         .collect()
