@@ -44,15 +44,7 @@ def main():
     env = dict(os.environ, TABLE=table, CHECKPOINT_TABLE=f"CrashCheckpoints{os.getpid()}", OUT=str(out),
                RUST_LOG="warn", OWNER="crash-runner")
     dynamodb = boto3.client("dynamodb", region_name=os.environ.get("AWS_REGION", "us-east-1"))
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
-    for n in range(WRITES):
-        dynamodb.put_item(TableName=table, Item={"pk": {"S": f"k{n % KEYS}"}, "v": {"N": str(n)}})
+    streamed_table(dynamodb, table, WRITES)
 
     kills = 0
     for _ in range(KILLS):
@@ -73,6 +65,19 @@ def main():
     print(f"runner-crash figures: {WRITES} writes, {kills} kills, {len(handled)} handled, {duplicates} duplicates")
     standby_takeover(checks, dynamodb, env, work)
     return checks.finish()
+
+
+def streamed_table(dynamodb, table, writes):
+    """A table with a NEW_IMAGE stream, and `writes` puts over KEYS keys."""
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    for n in range(writes):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": f"k{n % KEYS}"}, "v": {"N": str(n)}})
 
 
 def stream_order(dynamodb, table):
@@ -119,15 +124,7 @@ def standby_takeover(checks, dynamodb, env, work):
     writes, lease_s = 1000, 2.0
     table = f"CrashTakeover{os.getpid()}"
     out = work / "takeover.txt"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
-    for n in range(writes):
-        dynamodb.put_item(TableName=table, Item={"pk": {"S": f"k{n % KEYS}"}, "v": {"N": str(n)}})
+    streamed_table(dynamodb, table, writes)
     env = dict(env, TABLE=table, OUT=str(out), LEASE_MS=str(int(lease_s * 1000)))
     start = lambda owner, **more: subprocess.Popen(  # noqa: E731
         [str(RUNNER)], env=dict(env, OWNER=owner, **more), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -74,6 +74,22 @@ fn fast<S: ddbstream::runner::StreamSource, C: ddbstream::runner::CheckpointStor
         .lease_duration(Duration::from_millis(500))
 }
 
+/// A runner named `name` with leases of `lease` on `store`, waiting as a standby for
+/// shards others own.
+fn standby<C: CheckpointStore>(
+    stream: &LiveStream,
+    router: Router,
+    name: &str,
+    lease: Duration,
+    store: C,
+) -> Runner<LiveStream, C> {
+    fast(Runner::new(stream.clone(), "Orders", router))
+        .owner(name)
+        .lease_duration(lease)
+        .standby(true)
+        .checkpoints(store)
+}
+
 fn entries(log: &Log) -> Vec<(String, SequenceNumber)> {
     log.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
@@ -368,11 +384,8 @@ async fn a_standby_takes_over_within_the_lease_once_its_owner_dies_and_never_run
     let crash = Arc::new(Notify::new());
     let lease = Duration::from_secs(3);
     let runner = |name: &'static str, at| {
-        fast(Runner::new(stream.clone(), "Orders", timed_router(&calls, name, Duration::from_millis(10), at)))
-            .owner(name)
-            .lease_duration(lease)
-            .standby(true)
-            .checkpoints(checkpoints.clone())
+        let router = timed_router(&calls, name, Duration::from_millis(10), at);
+        standby(&stream, router, name, lease, checkpoints.clone())
     };
     let (a, b) = (runner("a", Some((120, crash.clone()))), runner("b", None));
     let mut b_run = std::pin::pin!(b.run_until_caught_up(std::future::pending()));
@@ -408,11 +421,8 @@ async fn a_stopped_owner_hands_its_shard_to_the_standby_at_once() {
     let stop = Arc::new(Notify::new());
     let lease = Duration::from_secs(10);
     let runner = |name: &'static str, at| {
-        fast(Runner::new(stream.clone(), "Orders", timed_router(&calls, name, Duration::from_millis(10), at)))
-            .owner(name)
-            .lease_duration(lease)
-            .standby(true)
-            .checkpoints(checkpoints.clone())
+        let router = timed_router(&calls, name, Duration::from_millis(10), at);
+        standby(&stream, router, name, lease, checkpoints.clone())
     };
     let (a, b) = (runner("a", Some((50, stop.clone()))), runner("b", None));
     let ((a_report, stopped), b_report) = tokio::join!(
@@ -709,12 +719,8 @@ async fn an_owner_that_cannot_renew_stops_starting_records_before_a_standby_can_
     let cut_now = Arc::new(Notify::new());
     // One 400-record batch of 4 s: the owner must stop within it.
     let runner = |name: &'static str, at| {
-        fast(Runner::new(stream.clone(), "Orders", timed_router(&calls, name, Duration::from_millis(10), at)))
-            .owner(name)
-            .lease_duration(Duration::from_secs(3))
-            .checkpoint_every(400)
-            .standby(true)
-            .checkpoints(store.clone())
+        let router = timed_router(&calls, name, Duration::from_millis(10), at);
+        standby(&stream, router, name, Duration::from_secs(3), store.clone()).checkpoint_every(400)
     };
     let (a, b) = (runner("a", Some((50, cut_now.clone()))), runner("b", None));
     let cut = store.cut.clone();
@@ -948,13 +954,7 @@ async fn a_record_still_running_when_the_lease_lapses_is_abandoned_before_a_stan
             }
         })
     };
-    let runner = |name: &'static str| {
-        fast(Runner::new(stream.clone(), "Orders", router(name)))
-            .owner(name)
-            .lease_duration(Duration::from_secs(3))
-            .standby(true)
-            .checkpoints(store.clone())
-    };
+    let runner = |name: &'static str| standby(&stream, router(name), name, Duration::from_secs(3), store.clone());
     let (a, b) = (runner("a"), runner("b"));
     let b_report = tokio::select! {
         _ = a.run(std::future::pending()) => panic!("the owner's run ended by itself"),

@@ -174,40 +174,55 @@ async fn the_aws_documentation_pipes_example_is_read() {
     );
 }
 
+/// The same records and the same failure delivered as a stream event and in another
+/// shape: the other shape's answer names the record the stream event's answer names (by
+/// `identifier` instead of its sequence number), and the same records were handled before
+/// it.
+fn agrees_with_the_stream_event(
+    writes: usize,
+    fail: Option<usize>,
+    shape: fn(&[StreamRecord]) -> Vec<u8>,
+    identifier: fn(&StreamRecord) -> String,
+) -> Result<(), TestCaseError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let records = records(writes);
+    let (stream_seen, shape_seen) = (Seen::default(), Seen::default());
+    let (by_stream, by_shape) = runtime.block_on(async {
+        let by_stream = router(&stream_seen, fail).handle(&lambda_event(&records), &Context::default()).await;
+        let by_shape = router(&shape_seen, fail).handle(&shape(&records), &Context::default()).await;
+        (named(by_stream), named(by_shape))
+    });
+    let expected_failure = fail.filter(|&f| f < writes);
+    match expected_failure {
+        None => prop_assert!(by_stream.is_empty() && by_shape.is_empty(), "{by_stream:?} {by_shape:?}"),
+        Some(f) => {
+            prop_assert_eq!(by_stream, vec![records[f].sequence_number.to_string()]);
+            prop_assert_eq!(by_shape, vec![identifier(&records[f])]);
+        }
+    }
+    let stream_seen = stream_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let shape_seen = shape_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    prop_assert_eq!(&stream_seen, &shape_seen);
+    prop_assert_eq!(stream_seen.len(), expected_failure.unwrap_or(writes));
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
-    /// The same records and the same failure: a pipe's answer names the record the stream
-    /// event's answer names, by its eventID instead of its sequence number, and the same
-    /// records were handled before it.
+    /// A pipe names the failed record by its eventID.
     #[test]
     fn pipes_and_stream_events_agree_on_what_is_processed_and_named(writes in 1usize..30, fail in proptest::option::of(0usize..30)) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let records = records(writes);
-        let (stream_seen, pipe_seen) = (Seen::default(), Seen::default());
-        let (by_stream, by_pipe) = runtime.block_on(async {
-            let by_stream = router(&stream_seen, fail).handle(&lambda_event(&records), &Context::default()).await;
-            let by_pipe = router(&pipe_seen, fail).handle(&pipes_event(&records), &Context::default()).await;
-            let named = |failures: Vec<String>| failures;
-            (
-                by_stream.map(|r| named(r.batch_item_failures.into_iter().filter_map(|f| f.item_identifier).collect())),
-                by_pipe.map(|r| named(r.batch_item_failures.into_iter().filter_map(|f| f.item_identifier).collect())),
-            )
-        });
-        prop_assert!(by_stream.is_ok() && by_pipe.is_ok());
-        let (by_stream, by_pipe) = (by_stream.unwrap_or_default(), by_pipe.unwrap_or_default());
-        let expected_failure = fail.filter(|&f| f < writes);
-        match expected_failure {
-            None => prop_assert!(by_stream.is_empty() && by_pipe.is_empty()),
-            Some(f) => {
-                prop_assert_eq!(by_stream, vec![records[f].sequence_number.to_string()]);
-                prop_assert_eq!(by_pipe, vec![records[f].event_id.clone()]);
-            }
-        }
-        let stream_seen = stream_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let pipe_seen = pipe_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        prop_assert_eq!(&stream_seen, &pipe_seen);
-        prop_assert_eq!(stream_seen.len(), expected_failure.unwrap_or(writes));
+        agrees_with_the_stream_event(writes, fail, pipes_event, |record| record.event_id.clone())?;
+    }
+
+    /// Through Kinesis the failed record is named by its Kinesis sequence number.
+    #[test]
+    fn kinesis_and_stream_events_agree_on_what_is_processed_and_named(writes in 1usize..30, fail in proptest::option::of(0usize..30)) {
+        agrees_with_the_stream_event(writes, fail, kinesis_event, kinesis_sequence_number)?;
     }
 }
 
@@ -337,33 +352,6 @@ async fn several_tables_in_one_kinesis_stream_are_routed_by_the_table_inside() {
     match only_orders.handle(&kinesis_payload(kinesis), &Context::default()).await {
         Err(error @ Error::NoRoute { .. }) => assert!(error.to_string().contains("table `Customers`"), "{error}"),
         other => panic!("expected NoRoute, got {other:?}"),
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
-
-    /// Through Kinesis, the same records run and the same record is named (by its Kinesis
-    /// sequence number) as in the stream's own event.
-    #[test]
-    fn kinesis_and_stream_events_agree_on_what_is_processed_and_named(writes in 1usize..30, fail in proptest::option::of(0usize..30)) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let records = records(writes);
-        let (stream_seen, kinesis_seen) = (Seen::default(), Seen::default());
-        let (by_stream, by_kinesis) = runtime.block_on(async {
-            let by_stream = router(&stream_seen, fail).handle(&lambda_event(&records), &Context::default()).await;
-            let by_kinesis = router(&kinesis_seen, fail).handle(&kinesis_event(&records), &Context::default()).await;
-            (named(by_stream), named(by_kinesis))
-        });
-        match fail.filter(|&f| f < writes) {
-            None => prop_assert!(by_stream.is_empty() && by_kinesis.is_empty()),
-            Some(f) => {
-                prop_assert_eq!(by_stream, vec![records[f].sequence_number.to_string()]);
-                prop_assert_eq!(by_kinesis, vec![kinesis_sequence_number(&records[f])]);
-            }
-        }
-        let stream_seen = stream_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        prop_assert_eq!(&stream_seen, &*kinesis_seen.lock().unwrap_or_else(|e| e.into_inner()));
     }
 }
 

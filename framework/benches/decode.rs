@@ -20,6 +20,18 @@ fn framework(router: &Router, runtime: &tokio::runtime::Runtime, bytes: &[u8]) -
     serde_json::to_vec(&response.ok()).unwrap_or_default()
 }
 
+/// The typed route every framework contender runs: a handler reading a decoded field of
+/// both images, summed into `total` so the work cannot be optimized away.
+fn router(total: &Arc<AtomicI64>) -> Router {
+    let sink = Arc::clone(total);
+    Router::new().stream("Orders", move |change: Change<Order, OrderKey>| {
+        if let (Some(new), Some(old)) = (change.new_image(), change.old_image()) {
+            sink.fetch_add(new.amount - old.amount + new.items.len() as i64, Ordering::Relaxed);
+        }
+        std::future::ready(Ok::<(), BoxError>(()))
+    })
+}
+
 fn floor(bytes: &[u8]) -> bool {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
@@ -27,13 +39,7 @@ fn floor(bytes: &[u8]) -> bool {
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap_or_else(|e| panic!("{e}"));
     let total = Arc::new(AtomicI64::new(0));
-    let sink = Arc::clone(&total);
-    let router = Router::new().stream("Orders", move |change: Change<Order, OrderKey>| {
-        if let (Some(new), Some(old)) = (change.new_image(), change.old_image()) {
-            sink.fetch_add(new.amount - old.amount + new.items.len() as i64, Ordering::Relaxed);
-        }
-        std::future::ready(Ok::<(), BoxError>(()))
-    });
+    let router = router(&total);
     let mut group = c.benchmark_group("decode");
     group.sample_size(20);
     for records in [100, 1_000, 5_000] {
@@ -106,13 +112,7 @@ fn kinesis_payload(stream_payload: &[u8]) -> Vec<u8> {
 fn sources(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap_or_else(|e| panic!("{e}"));
     let total = Arc::new(AtomicI64::new(0));
-    let sink = Arc::clone(&total);
-    let router = Router::new().stream("Orders", move |change: Change<Order, OrderKey>| {
-        if let (Some(new), Some(old)) = (change.new_image(), change.old_image()) {
-            sink.fetch_add(new.amount - old.amount + new.items.len() as i64, Ordering::Relaxed);
-        }
-        std::future::ready(Ok::<(), BoxError>(()))
-    });
+    let router = router(&total);
     let mut group = c.benchmark_group("sources");
     group.sample_size(20);
     for records in [1_000, 3_000] {

@@ -164,26 +164,24 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
 
     /// Gives up every held lease, so standbys take the shards at once.
     pub(crate) async fn release_all(&self, session: &mut Session) {
-        for (shard_id, held) in session.leases.all() {
-            session.leases.remove(&shard_id);
+        for (shard_id, _) in session.leases.all() {
             if session.shards.get(&shard_id).is_some_and(|s| s.abandoned_work) {
+                session.leases.remove(&shard_id);
                 tracing::warn!(shard_id = %shard_id, "records abandoned on this shard may still be running: its lease is left to lapse, not released");
                 continue;
             }
-            match self.checkpoints.release(&held.stream_arn, &shard_id, &held.lease).await {
-                Ok(()) => tracing::debug!(shard_id = %shard_id, "lease released"),
-                Err(error) => {
-                    tracing::warn!(shard_id = %shard_id, %error, "could not release the lease; it lapses by itself")
-                }
-            }
+            self.release(&shard_id, &session.leases).await;
         }
     }
 
-    /// Gives up one shard's lease (a finished shard needs no owner).
-    pub(crate) async fn release(&self, arn: &str, shard_id: &str, leases: &Leases) {
-        if let Some(held) = leases.remove(shard_id) {
-            if let Err(error) = self.checkpoints.release(arn, shard_id, &held.lease).await {
-                tracing::warn!(shard_id = %shard_id, %error, "could not release the lease; it lapses by itself");
+    /// Gives up one shard's lease (a finished shard needs no owner; a stopping runner
+    /// hands its shards to the standbys).
+    pub(crate) async fn release(&self, shard_id: &str, leases: &Leases) {
+        let Some(held) = leases.remove(shard_id) else { return };
+        match self.checkpoints.release(&held.stream_arn, shard_id, &held.lease).await {
+            Ok(()) => tracing::debug!(shard_id = %shard_id, "lease released"),
+            Err(error) => {
+                tracing::warn!(shard_id = %shard_id, %error, "could not release the lease; it lapses by itself")
             }
         }
     }

@@ -45,7 +45,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
             shard.phase = Phase::Finished;
             tracing::info!(shard_id = %shard.id, "shard finished");
             report.shards_finished.push(shard.id.clone());
-            self.release(arn, &shard.id, leases).await;
+            self.release(&shard.id, leases).await;
         }
         Ok(report)
     }

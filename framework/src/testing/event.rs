@@ -33,16 +33,16 @@ pub fn kinesis_sequence_number(record: &StreamRecord) -> String {
 pub fn kinesis_record(record: &StreamRecord) -> Value {
     use base64::Engine;
     let table = crate::StreamArn::parse(&record.stream_arn).map_or("unknown", |arn| arn.table);
-    let mut change = json!({
-        "ApproximateCreationDateTime": record.approximate_creation_time.saturating_mul(1_000),
-        "Keys": record.keys,
-        "SizeBytes": record.size_bytes,
-    });
-    if let Some(new) = &record.new_image {
-        change["NewImage"] = json!(new);
-    }
-    if let Some(old) = &record.old_image {
-        change["OldImage"] = json!(old);
+    // The stream record, less what Kinesis records lack, with the time in milliseconds.
+    let mut stream = record.to_lambda_json();
+    let mut change = stream["dynamodb"].take();
+    if let Some(change) = change.as_object_mut() {
+        change.remove("SequenceNumber");
+        change.remove("StreamViewType");
+        change.insert(
+            "ApproximateCreationDateTime".to_owned(),
+            json!(record.approximate_creation_time.saturating_mul(1_000)),
+        );
     }
     let mut data = json!({
         "awsRegion": record.region,
@@ -53,8 +53,8 @@ pub fn kinesis_record(record: &StreamRecord) -> Value {
         "dynamodb": change,
         "eventSource": "aws:dynamodb",
     });
-    if record.ttl_expiry {
-        data["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+    if let Some(identity) = stream.get_mut("userIdentity").map(Value::take) {
+        data["userIdentity"] = identity;
     }
     let bytes = serde_json::to_vec(&data).unwrap_or_default();
     let sequence_number = kinesis_sequence_number(record);
