@@ -54,9 +54,13 @@ pub enum Error {
     },
     /// The function's configuration is invalid (an environment variable, for example).
     Config(String),
-    /// The event has a shape no route handles yet (a tumbling-window event, for example):
-    /// refused before any handler runs.
+    /// The event has a shape no route handles (a tumbling-window event for a stream
+    /// without a window route, for example): refused before any handler runs.
     Unsupported(String),
+    /// A tumbling window's state or final step failed (a state that does not decode, one
+    /// over Lambda's 1 MB, a final step that failed or outlived the deadline margin):
+    /// nothing is answered, and Lambda retries the batch with the state it started with.
+    Window(String),
 }
 
 impl Error {
@@ -69,6 +73,7 @@ impl Error {
             Self::NothingProcessed { .. } => "NothingProcessed",
             Self::Config(_) => "Config",
             Self::Unsupported(_) => "Unsupported",
+            Self::Window(_) => "Window",
         }
     }
 }
@@ -96,6 +101,7 @@ impl fmt::Display for Error {
             }
             Self::Config(detail) => write!(f, "invalid configuration: {detail}"),
             Self::Unsupported(detail) => write!(f, "unsupported event: {detail}"),
+            Self::Window(detail) => write!(f, "tumbling window: {detail}"),
         }
     }
 }

@@ -102,18 +102,22 @@ mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-/// The partial batch response [`Router::handle`] answers with, and its entries.
+/// A partial batch response's entry, and `aws_lambda_events`' response type (a
+/// [`BatchResponse`] converts into it).
 pub use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 pub use change::{Change, ChangeKind, EventName, Metadata, StreamViewType, UserIdentity};
 pub use decode::{DecodeError, MissingImage};
 pub use error::{error_chain, BoxError, Error};
-pub use handler::{BatchFailure, BatchHandler, RecordHandler, State, States};
+#[doc(hidden)]
+pub use handler::EndStep;
+pub use handler::{BatchFailure, BatchHandler, RecordHandler, State, States, WindowEnd, WindowEndHandler};
 pub use lambda_runtime::Context;
 pub use metrics::METRICS_NAMESPACE_ENV;
 pub use payload::{SequenceNumber, StreamArn};
 pub use process::invocation_deadline;
 pub use route::router::DEFAULT_DEADLINE_MARGIN;
-pub use route::{batch, each, Batch, Each, IntoRoute, Route, Router};
+pub use response::BatchResponse;
+pub use route::{batch, each, window, Batch, Each, IntoRoute, Route, Router, Window, MAX_WINDOW_STATE_BYTES};
 pub use runtime::DEADLINE_MARGIN_ENV;
 pub use serde_dynamo::Item;
 

@@ -9,11 +9,16 @@
 //! `fail` is `true` (BOOL), panic when `panic` is `true`, sleep `sleep_ms` (N) milliseconds
 //! before succeeding, hold the thread (`std::thread::sleep`, as blocking code would)
 //! `block_ms` (N) milliseconds before succeeding.
+//!
+//! Tumbling-window events (from any stream, or through Kinesis) are folded by a window
+//! fallback with the same switches (a sleep holds the thread there, as folds are
+//! synchronous); its state is `{"records": N}`: the incoming `records` (0 when absent) plus
+//! the records folded.
 
 use std::time::Duration;
 
-use ddbstream::{BoxError, Change, Item, Router};
-use serde::Deserialize;
+use ddbstream::{window, BoxError, Change, Item, Router, WindowEnd};
+use serde::{Deserialize, Serialize};
 use serde_dynamo::AttributeValue;
 
 /// The typed item of the `Orders` table. Attributes not named here are ignored.
@@ -115,7 +120,44 @@ pub async fn on_other(change: Change<Item>) -> Result<(), BoxError> {
     faults.apply(&format!("record {}", change.sequence_number())).await
 }
 
+/// A window's state: how many records the window has folded. Other fields of an incoming
+/// state are ignored.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize)]
+pub struct Counted {
+    /// Records folded so far in this window.
+    #[serde(default)]
+    pub records: u64,
+}
+
+/// The window fold: the same switches, then one more record.
+pub fn count(state: &mut Counted, change: Change<Item>) -> Result<(), BoxError> {
+    let image = match change.event_name() {
+        ddbstream::EventName::Remove => change.old_image(),
+        _ => change.new_image(),
+    };
+    let faults = image.map(Faults::from_item).transpose()?.unwrap_or_default();
+    let what = format!("record {}", change.sequence_number());
+    if faults.panic {
+        panic!("fault injection: `panic` is set on {what}");
+    }
+    if faults.fail {
+        return Err(format!("fault injection: `fail` is set on {what}").into());
+    }
+    let hold = faults.block_ms.saturating_add(faults.sleep_ms);
+    if hold > 0 {
+        std::thread::sleep(Duration::from_millis(hold));
+    }
+    state.records += 1;
+    Ok(())
+}
+
+/// The window's final step: logs the count.
+pub async fn window_ended(end: WindowEnd<Counted>) -> Result<(), BoxError> {
+    tracing::info!(start = %end.start, shard_id = %end.shard_id, records = end.state.records, "window ended");
+    Ok(())
+}
+
 /// The function's router.
 pub fn router() -> Router {
-    Router::new().stream("Orders", on_order).fallback(on_other)
+    Router::new().stream("Orders", on_order).fallback(on_other).fallback(window(count, window_ended))
 }

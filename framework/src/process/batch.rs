@@ -7,14 +7,14 @@ use crate::route::RouteTable;
 use crate::source::{self, Identifier};
 use crate::{Error, SequenceNumber, StreamArn};
 
-/// How far a batch got.
+/// How far a batch got, and for a window event the state to answer with.
 #[derive(Debug)]
 pub(crate) enum Outcome {
     /// Every record was processed or filtered out.
-    Completed { records: usize },
+    Completed { records: usize, state: Option<serde_json::Value> },
     /// `record` failed; the `processed` records before it in stream order succeeded and
     /// nothing after it was started.
-    Stopped { record: Reported, failure: Failure, processed: usize },
+    Stopped { record: Reported, failure: Failure, processed: usize, state: Option<serde_json::Value> },
 }
 
 /// What the answer needs of the record it names.
@@ -50,7 +50,8 @@ fn records_in_order<'a>(decoded: &'a source::Decoded<'_>) -> (Vec<RawRecord<'a>>
 }
 
 /// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload
-/// that is not a stream event, or a record of a stream nobody routes.
+/// that is not a stream event, a record of a stream nobody routes, a window's state or
+/// final step that failed.
 pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Invocation) -> Result<Outcome, Error> {
     let decoded = source::decode(payload)?;
     let (records, identifier) = records_in_order(&decoded);
@@ -59,6 +60,18 @@ pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Inv
         .find_map(|r| r.table_name().or_else(|| r.event_source_arn().and_then(StreamArn::parse).map(|arn| arn.table)));
     let created = records.iter().filter_map(|r| r.parsed.as_ref().ok()?.dynamodb.approximate_creation_date_time);
     invocation.stats.received(records.len(), stream, created);
+    if let Some(window) = decoded.window() {
+        let route = table.window_for(&records, &window.event_source_arn)?;
+        invocation.progress.start(records.len());
+        let run = route.fold(&records, window, invocation).await?;
+        let state = Some(run.state);
+        return Ok(match run.failure {
+            None => Outcome::Completed { records: records.len(), state },
+            Some(SegmentFailure { index, failure }) => {
+                Outcome::Stopped { record: Reported::of(&records[index], identifier), failure, processed: index, state }
+            }
+        });
+    }
     // A batch is one stream's records: resolve each distinct ARN once.
     let mut last: Option<(Option<&str>, Option<usize>)> = None;
     let mut routes = Vec::with_capacity(records.len());
@@ -85,24 +98,34 @@ pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Inv
         if let Some(SegmentFailure { index, failure }) = failed {
             let processed = start + index;
             let record = Reported::of(&records[processed], identifier);
-            return Ok(Outcome::Stopped { record, failure, processed });
+            return Ok(Outcome::Stopped { record, failure, processed, state: None });
         }
         start = end;
     }
-    Ok(Outcome::Completed { records: records.len() })
+    Ok(Outcome::Completed { records: records.len(), state: None })
 }
 
 /// The outcome read from `invocation`'s progress, for when its records could not finish:
 /// the first record not done is reported with `failure`, every record before it was
-/// processed.
+/// processed. A window event cannot be answered so (its state is in the abandoned work):
+/// it fails, and Lambda retries it with the state it started with.
 pub(crate) fn outcome_so_far(payload: &[u8], invocation: &Invocation, failure: Failure) -> Result<Outcome, Error> {
     let decoded = source::decode(payload)?;
+    if decoded.window().is_some() {
+        return Err(Error::Window(format!(
+            "the window's batch did not finish ({failure}): nothing is answered, and Lambda retries it with the \
+             state it started with"
+        )));
+    }
     let (records, identifier) = records_in_order(&decoded);
     match invocation.progress.first_pending().filter(|&index| index < records.len()) {
-        None => Ok(Outcome::Completed { records: records.len() }),
-        Some(index) => {
-            Ok(Outcome::Stopped { record: Reported::of(&records[index], identifier), failure, processed: index })
-        }
+        None => Ok(Outcome::Completed { records: records.len(), state: None }),
+        Some(index) => Ok(Outcome::Stopped {
+            record: Reported::of(&records[index], identifier),
+            failure,
+            processed: index,
+            state: None,
+        }),
     }
 }
 

@@ -1,21 +1,22 @@
 //! The answer Lambda reads: which record to retry from, if any.
 
-use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::streams::DynamoDbBatchItemFailure;
 
+use super::BatchResponse;
 use crate::process::Outcome;
 use crate::Error;
 
 /// Turns a batch outcome into the response: empty `batchItemFailures` when everything was
 /// processed, otherwise exactly one entry naming the first failed record as its source
 /// wants (its sequence number; for a pipe, its `eventID`), from which the batch is
-/// redelivered.
-pub(crate) fn respond(outcome: Outcome, error_when_nothing_processed: bool) -> Result<DynamoDbEventResponse, Error> {
-    let (record, failure, processed) = match outcome {
-        Outcome::Completed { records } => {
+/// redelivered. A window event's answer carries the window's state.
+pub(crate) fn respond(outcome: Outcome, error_when_nothing_processed: bool) -> Result<BatchResponse, Error> {
+    let (record, failure, processed, state) = match outcome {
+        Outcome::Completed { records, state } => {
             tracing::info!(records, "batch processed");
-            return Ok(DynamoDbEventResponse::default());
+            return Ok(BatchResponse { batch_item_failures: Vec::new(), state });
         }
-        Outcome::Stopped { record, failure, processed } => (record, failure, processed),
+        Outcome::Stopped { record, failure, processed, state } => (record, failure, processed, state),
     };
     let Some(identifier) = record.identifier else {
         let error =
@@ -34,7 +35,5 @@ pub(crate) fn respond(outcome: Outcome, error_when_nothing_processed: bool) -> R
     }
     let mut item = DynamoDbBatchItemFailure::default();
     item.item_identifier = Some(identifier);
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures.push(item);
-    Ok(response)
+    Ok(BatchResponse { batch_item_failures: vec![item], state })
 }

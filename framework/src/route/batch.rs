@@ -6,7 +6,7 @@ use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use super::{ErasedRoute, Filter, IntoRoute, Route};
+use super::{ErasedRoute, Filter, IntoRoute, Route, RouteKind};
 use crate::handler::States;
 use crate::payload::RawRecord;
 use crate::process::{guarded, log_record_contents, record_span, Failure, Invocation, SegmentFailure};
@@ -148,7 +148,7 @@ where
     K: DeserializeOwned + Send + 'static,
 {
     fn into_route(self) -> Route {
-        Route { inner: Box::new(self) }
+        Route { inner: RouteKind::Plain(Box::new(self)) }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use futures_util::future::BoxFuture;
 
+use super::window::ErasedWindow;
 use crate::handler::States;
 use crate::payload::RawRecord;
 use crate::process::{Invocation, SegmentFailure};
@@ -21,17 +22,26 @@ pub(crate) trait ErasedRoute: Send + Sync {
 }
 
 /// A handler ready to be registered on a [`Router`](crate::Router): made from an
-/// `async fn` directly, or from [`each`](crate::each) / [`batch`](crate::batch) with filters.
+/// `async fn` directly, from [`each`](crate::each) / [`batch`](crate::batch) with filters, or
+/// from [`window`](crate::window) for tumbling windows.
 pub struct Route {
-    pub(crate) inner: Box<dyn ErasedRoute>,
+    pub(crate) inner: RouteKind,
+}
+
+/// Which events a route takes: plain batches, or a tumbling window's.
+pub(crate) enum RouteKind {
+    Plain(Box<dyn ErasedRoute>),
+    Window(Box<dyn ErasedWindow>),
 }
 
 /// Anything [`Router::stream`](crate::Router::stream) accepts: a record handler
-/// (`async fn(Change<T, K>) -> Result<(), E>`), or a route built with [`each`](crate::each)
-/// or [`batch`](crate::batch). `M` only tells the implementations apart.
+/// (`async fn(Change<T, K>) -> Result<(), E>`), or a route built with [`each`](crate::each),
+/// [`batch`](crate::batch) or [`window`](crate::window). `M` only tells the implementations
+/// apart.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be used as a route",
-    note = "pass an `async fn(Change<T, K>) -> Result<(), E>`, or `ddbstream::each(f)` / `ddbstream::batch(f)`"
+    note = "pass an `async fn(Change<T, K>) -> Result<(), E>`, or `ddbstream::each(f)` / `ddbstream::batch(f)` / \
+            `ddbstream::window(fold, end)`"
 )]
 pub trait IntoRoute<M> {
     /// Turns it into a route.

@@ -1,4 +1,5 @@
-//! Route: which handler gets a record, by the stream it came from.
+//! Route: which handler gets a record, by the stream it came from (and, for a tumbling
+//! window's event, which window route folds it).
 
 mod batch;
 mod each;
@@ -6,11 +7,13 @@ mod filter;
 mod into_route;
 pub(crate) mod router;
 mod table;
+mod window;
 
 pub use batch::{batch, Batch};
 pub use each::{each, Each};
 use filter::Filter;
-use into_route::ErasedRoute;
+use into_route::{ErasedRoute, RouteKind};
 pub use into_route::{IntoRoute, Route};
 pub use router::Router;
 pub(crate) use table::RouteTable;
+pub use window::{window, Window, MAX_WINDOW_STATE_BYTES};

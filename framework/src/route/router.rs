@@ -5,16 +5,15 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::streams::DynamoDbEventResponse;
 use lambda_runtime::Context;
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::{IntoRoute, RouteTable};
+use super::{IntoRoute, RouteKind, RouteTable};
 use crate::metrics::{emf, to_stdout, MetricsConfig, Stats, Summary};
 use crate::payload::StreamArn;
 use crate::process::{supervise, Control, Deadline, Failure, FailureNote, Invocation, Isolation, Outcome};
-use crate::response::respond;
+use crate::response::{respond, BatchResponse};
 use crate::Error;
 
 /// The default time kept in hand before the invocation deadline: records stop starting,
@@ -67,8 +66,11 @@ impl Router {
     /// full stream ARN (`"arn:aws:dynamodb:...:table/Orders/stream/..."`). An ARN route wins
     /// over a table route for the same stream.
     ///
+    /// A stream may have one plain route and one [`window`](crate::window) route: a
+    /// tumbling window's event goes to the window route, any other to the plain one.
+    ///
     /// # Panics
-    /// If the stream already has a route (one stream, one handler), or if it starts with
+    /// If the stream already has a route of that kind (one stream, one handler), or if it starts with
     /// `arn:` but is not a stream ARN (a table ARN would never match a record).
     #[track_caller]
     pub fn stream<M>(mut self, stream: &str, route: impl IntoRoute<M>) -> Self {
@@ -78,31 +80,44 @@ impl Router {
              name the table instead to route every stream of it"
         );
         let table = Arc::make_mut(&mut self.table);
-        let index = table.routes.len();
-        let (routes, kind) =
-            if stream.starts_with("arn:") { (&mut table.by_arn, "ARN") } else { (&mut table.by_table, "table") };
-        assert!(
-            routes.iter().all(|(name, _)| name != stream),
-            "stream {kind} `{stream}` already has a route: register one handler per stream"
-        );
-        routes.push((stream.to_owned(), index));
         let route = route.into_route_with(&table.states);
-        table.routes.push(Arc::from(route.inner));
+        let kind = if stream.starts_with("arn:") { "ARN" } else { "table" };
+        let (added, what) = match route.inner {
+            RouteKind::Plain(route) => {
+                table.routes.push(Arc::from(route));
+                (table.plain.add(stream, table.routes.len() - 1), "a route")
+            }
+            RouteKind::Window(route) => {
+                table.windows.push(Arc::from(route));
+                (table.windowed.add(stream, table.windows.len() - 1), "a window route")
+            }
+        };
+        assert!(added, "stream {kind} `{stream}` already has {what}: register one handler per stream");
         self
     }
 
     /// Registers the handler for records of every stream that has no route of its own.
     /// Without a fallback such a batch fails as a whole.
     ///
+    /// A router may have one plain fallback and one [`window`](crate::window) fallback.
+    ///
     /// # Panics
-    /// If a fallback is already registered.
+    /// If a fallback of that kind is already registered.
     #[track_caller]
     pub fn fallback<M>(mut self, route: impl IntoRoute<M>) -> Self {
         let table = Arc::make_mut(&mut self.table);
-        assert!(table.fallback.is_none(), "the router already has a fallback route");
-        table.fallback = Some(table.routes.len());
         let route = route.into_route_with(&table.states);
-        table.routes.push(Arc::from(route.inner));
+        let taken = match route.inner {
+            RouteKind::Plain(route) => {
+                table.routes.push(Arc::from(route));
+                table.plain.fallback.replace(table.routes.len() - 1)
+            }
+            RouteKind::Window(route) => {
+                table.windows.push(Arc::from(route));
+                table.windowed.fallback.replace(table.windows.len() - 1)
+            }
+        };
+        assert!(taken.is_none(), "the router already has a fallback route of this kind");
         self
     }
 
@@ -185,7 +200,7 @@ impl Router {
     /// handler blocks its thread; on a current-thread runtime it cannot (the handler holds
     /// the only thread). Work an abandoned handler started, spawned tasks and blocking work
     /// included, is stopped or waited for before any record of this router starts again.
-    pub async fn handle(&self, payload: &[u8], context: &Context) -> Result<DynamoDbEventResponse, Error> {
+    pub async fn handle(&self, payload: &[u8], context: &Context) -> Result<BatchResponse, Error> {
         self.handle_bytes(bytes::Bytes::copy_from_slice(payload), context).await
     }
 
@@ -194,7 +209,7 @@ impl Router {
         &self,
         payload: bytes::Bytes,
         context: &Context,
-    ) -> Result<DynamoDbEventResponse, Error> {
+    ) -> Result<BatchResponse, Error> {
         self.handle_reporting(payload, context).await.map(|(response, _)| response)
     }
 
@@ -204,7 +219,7 @@ impl Router {
         &self,
         payload: bytes::Bytes,
         context: &Context,
-    ) -> Result<(DynamoDbEventResponse, Option<FailureNote>), Error> {
+    ) -> Result<(BatchResponse, Option<FailureNote>), Error> {
         self.handle_controlled(payload, context, Control::default()).await
     }
 
@@ -215,7 +230,7 @@ impl Router {
         payload: bytes::Bytes,
         context: &Context,
         control: Control,
-    ) -> Result<(DynamoDbEventResponse, Option<FailureNote>), Error> {
+    ) -> Result<(BatchResponse, Option<FailureNote>), Error> {
         let span = tracing::info_span!("invocation", request_id = %context.request_id, deadline_ms = context.deadline);
         async {
             let margin = self.deadline_margin.unwrap_or(DEFAULT_DEADLINE_MARGIN);
@@ -261,7 +276,7 @@ impl Router {
         &self,
         event: &E,
         context: &Context,
-    ) -> Result<DynamoDbEventResponse, Error> {
+    ) -> Result<BatchResponse, Error> {
         let payload = serde_json::to_vec(event)
             .map_err(|err| Error::NotAStreamEvent(format!("the event does not serialize: {err}")))?;
         self.handle(&payload, context).await

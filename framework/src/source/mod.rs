@@ -9,16 +9,20 @@
 //! - `kinesis`: a table's changes through a Kinesis data stream, `{"Records": [...]}` of
 //!   Kinesis records whose base64 `data` is the change, routed by the `tableName` inside,
 //!   failures named by the Kinesis sequence number.
+//!
+//! A stream event or a Kinesis event may be a tumbling window's (`window`): see `window`.
 
 mod kinesis;
 mod pipes;
 mod stream_event;
+mod window;
 
 use std::borrow::Cow;
 
 use crate::decode::redact;
 use crate::payload::RecordFields;
 use crate::Error;
+pub(crate) use window::WindowFields;
 
 /// How the answer names the record Lambda (or the pipe) retries from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +37,8 @@ pub(crate) enum Identifier {
 pub(crate) struct SourceBatch<'a> {
     pub(crate) records: Vec<RecordFields<'a>>,
     pub(crate) identifier: Identifier,
+    /// A tumbling window's fields, on a window event.
+    pub(crate) window: Option<WindowFields<'a>>,
 }
 
 /// A payload read by its source: its records as the envelope holds them and, for Kinesis
@@ -77,6 +83,11 @@ impl Decoded<'_> {
     /// How the answer names a failed record.
     pub(crate) fn identifier(&self) -> Identifier {
         self.envelope.identifier
+    }
+
+    /// The tumbling window's fields, on a window event.
+    pub(crate) fn window(&self) -> Option<&WindowFields<'_>> {
+        self.envelope.window.as_ref()
     }
 }
 

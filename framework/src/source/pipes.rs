@@ -10,7 +10,7 @@ use crate::Error;
 pub(crate) fn split(payload: &[u8]) -> Result<SourceBatch<'_>, Error> {
     let records: Vec<RecordFields<'_>> =
         serde_json::from_slice(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
-    Ok(SourceBatch { records, identifier: Identifier::EventId })
+    Ok(SourceBatch { records, identifier: Identifier::EventId, window: None })
 }
 
 #[cfg(test)]

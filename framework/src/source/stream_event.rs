@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::window::{Bounds, WindowFields};
 use super::{describe, Identifier, SourceBatch};
 use crate::payload::RecordFields;
 use crate::Error;
@@ -11,28 +12,43 @@ use crate::Error;
 struct Envelope<'a> {
     #[serde(rename = "Records", borrow)]
     records: Option<Vec<RecordFields<'a>>>,
+    /// Present only on a tumbling-window event, with the fields below.
     #[serde(default)]
-    window: Option<serde::de::IgnoredAny>,
+    window: Option<Bounds>,
+    #[serde(borrow, default)]
+    state: Option<&'a serde_json::value::RawValue>,
+    #[serde(rename = "shardId", default)]
+    shard_id: String,
+    #[serde(rename = "eventSourceARN", default)]
+    event_source_arn: String,
+    #[serde(rename = "isFinalInvokeForWindow", default)]
+    is_final: bool,
+    #[serde(rename = "isWindowTerminatedEarly", default)]
+    terminated_early: bool,
 }
 
 /// Splits a payload into its records in one scan, each record's fields kept as raw JSON
 /// whatever their shape, so that one malformed record fails alone instead of failing the
-/// batch. Unknown top-level fields are ignored. A tumbling-window event (with `window`) is
-/// refused before any handler runs: its answer must carry the window's `state`, which no
-/// route keeps yet, and Lambda counts an answer without it as a failed invocation.
+/// batch. Unknown top-level fields are ignored. A tumbling-window event (with `window`)
+/// keeps its window fields, which its answer depends on.
 pub(crate) fn split(payload: &[u8]) -> Result<SourceBatch<'_>, Error> {
     let envelope: Envelope<'_> =
         serde_json::from_slice(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
-    if envelope.window.is_some() {
-        return Err(Error::Unsupported(
-            "a tumbling-window event (`window`): its answer must carry the window's `state`, and no route keeps \
-             window state; remove TumblingWindowInSeconds from the event source mapping"
-                .into(),
-        ));
-    }
-    let records =
-        envelope.records.ok_or_else(|| Error::NotAStreamEvent("the payload has no `Records` array".into()))?;
-    Ok(SourceBatch { records, identifier: Identifier::SequenceNumber })
+    let window = envelope.window.map(|window| WindowFields {
+        window,
+        state: envelope.state,
+        shard_id: envelope.shard_id,
+        event_source_arn: envelope.event_source_arn,
+        is_final: envelope.is_final,
+        terminated_early: envelope.terminated_early,
+    });
+    let records = match (envelope.records, &window) {
+        (Some(records), _) => records,
+        // A window's final invocation may come without records.
+        (None, Some(_)) => Vec::new(),
+        (None, None) => return Err(Error::NotAStreamEvent("the payload has no `Records` array".into())),
+    };
+    Ok(SourceBatch { records, identifier: Identifier::SequenceNumber, window })
 }
 
 #[cfg(test)]
@@ -52,13 +68,22 @@ mod tests {
     }
 
     #[test]
+    fn a_window_event_keeps_its_window() {
+        let batch = split(br#"{"Records":[], "window":{"start":"s","end":"e"}, "state":{"n":1}, "isFinalInvokeForWindow":true}"#);
+        let window = batch.ok().and_then(|b| b.window);
+        let shape = window.map(|w| (w.window.start, w.state.map(|s| s.get().to_owned()), w.is_final));
+        assert_eq!(shape, Some(("s".to_owned(), Some(r#"{"n":1}"#.to_owned()), true)));
+        assert!(split(br#"{"Records":[]}"#).is_ok_and(|b| b.window.is_none()));
+        assert!(split(br#"{"window":{"start":"s","end":"e"}}"#).is_ok_and(|b| b.records.is_empty() && b.window.is_some()));
+    }
+
+    #[test]
     fn names_what_is_wrong() {
-        let cases: [(&[u8], &str); 5] = [
+        let cases: [(&[u8], &str); 4] = [
             (b"{\"Records\": [", "not valid JSON"),
             (b"hello", "not valid JSON"),
             (b"{\"eventName\":\"INSERT\"}", "no `Records` array"),
             (b"{\"Records\": 5}", "JSON but not a stream event"),
-            (b"{\"Records\": [], \"window\": {}}", "tumbling-window event"),
         ];
         for (payload, expected) in cases {
             let message = split(payload).err().map(|e| e.to_string()).unwrap_or_default();

@@ -65,17 +65,19 @@ mod live;
 mod record;
 mod stream;
 mod table;
+mod window;
 
 pub use change::{changes, write_fixture};
 pub use error::TableError;
 pub use esm::{
-    Attempt, Delivery, EventSourceMapping, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord,
+    Attempt, ClosedWindow, Delivery, EventSourceMapping, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord,
     Simulator, Trace,
 };
 pub use event::{
     batch_len, kinesis_event, kinesis_record, kinesis_sequence_number, lambda_batches, lambda_event, pipes_event,
     MAX_PAYLOAD_BYTES,
 };
+pub use window::{iso8601, window_event, WindowInvocation};
 pub use item::{item_size, KeySchema};
 #[cfg(feature = "runner")]
 pub use live::{LiveStats, LiveStream};

@@ -51,6 +51,12 @@ pub struct EventSourceMapping {
     pub max_invocations: usize,
     /// The shape the records are delivered in (default: the stream's own event).
     pub delivery: Delivery,
+    /// `TumblingWindowInSeconds` (default `None`: no windows). With it, batches never cross
+    /// a window (by the records' creation time), each invocation carries the window's
+    /// state as the function last answered it, and once a window's records are all
+    /// acknowledged a final invocation without records closes it (retried until it
+    /// succeeds). Ignored for [`Delivery::Pipes`], which has no windows.
+    pub tumbling_window: Option<Duration>,
 }
 
 impl Default for EventSourceMapping {
@@ -67,6 +73,7 @@ impl Default for EventSourceMapping {
             backlog: false,
             max_invocations: 100_000,
             delivery: Delivery::StreamEvent,
+            tumbling_window: None,
         }
     }
 }

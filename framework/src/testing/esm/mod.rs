@@ -6,4 +6,4 @@ mod trace;
 
 pub use mapping::{Delivery, EventSourceMapping};
 pub use simulator::Simulator;
-pub use trace::{Attempt, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord, Trace};
+pub use trace::{Attempt, ClosedWindow, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord, Trace};

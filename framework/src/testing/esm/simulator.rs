@@ -7,10 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures_util::FutureExt;
 
 use super::mapping::Delivery;
-use super::trace::{Attempt, FailureCondition, InvocationReport, InvocationResult, OnFailureRecord, Trace};
+use super::trace::{
+    Attempt, ClosedWindow, FailureCondition, InvocationReport, InvocationResult, OnFailureRecord, Trace,
+};
 use super::EventSourceMapping;
-use crate::testing::event::{batch_len, kinesis_event, kinesis_sequence_number, lambda_event, pipes_event};
+use crate::testing::event::{batch_len, kinesis_event, kinesis_record, kinesis_sequence_number, lambda_event, pipes_event};
 use crate::testing::item::key_text;
+use crate::testing::window::{window_event, WindowInvocation};
 use crate::testing::{StreamRecord, CLOCK_START};
 use crate::{Context, Router, SequenceNumber};
 
@@ -34,7 +37,12 @@ use crate::{Context, Router, SequenceNumber};
 /// - an invocation that runs past the function timeout, in tokio's time or the system's
 ///   (a handler that blocks its thread), is a timeout, whatever it answered;
 /// - with `ParallelizationFactor` n, records are spread over n lanes by item key, each lane
-///   a checkpointed sequence of its own; lanes take turns.
+///   a checkpointed sequence of its own; lanes take turns;
+/// - with `TumblingWindowInSeconds`, a batch holds one window's records, each invocation
+///   carries the state the function last answered for that window (the state it started
+///   with after a function error), an answer without `state` fails the invocation, and
+///   after a window's records are acknowledged a final invocation without records closes
+///   it, retried until it succeeds.
 pub struct Simulator<'r> {
     router: &'r Router,
     mapping: EventSourceMapping,
@@ -55,6 +63,8 @@ struct Lane {
     invokes_at_checkpoint: usize,
     /// After a bisect: the batch length to use until the checkpoint reaches the end.
     window: Option<(usize, usize)>,
+    /// The tumbling window open on this lane, with its state.
+    open: Option<WindowInvocation>,
 }
 
 impl Lane {
@@ -98,7 +108,7 @@ impl<'r> Simulator<'r> {
 
     /// Whether every record has been acknowledged or discarded.
     pub fn is_done(&self) -> bool {
-        self.lanes.iter().all(|lane| lane.checkpoint >= lane.members.len())
+        self.lanes.iter().all(|lane| lane.checkpoint >= lane.members.len() && lane.open.is_none())
     }
 
     /// Runs one invocation; `None` when there is nothing left to do (or the invocation bound
@@ -136,7 +146,7 @@ impl<'r> Simulator<'r> {
         let count = self.lanes.len();
         let lane = (0..count).map(|i| (self.next_lane + i) % count).find(|&l| {
             let lane = &self.lanes[l];
-            lane.checkpoint < lane.members.len()
+            lane.checkpoint < lane.members.len() || lane.open.is_some()
         })?;
         self.next_lane = (lane + 1) % count;
         Some(lane)
@@ -184,7 +194,54 @@ impl<'r> Simulator<'r> {
         self.lanes[lane].advance(advanced);
     }
 
+    /// The tumbling window's length, when the mapping has windows and its delivery can.
+    fn tumbling(&self) -> Option<u64> {
+        let seconds = self.mapping.tumbling_window.filter(|_| self.mapping.delivery != Delivery::Pipes)?;
+        Some(seconds.as_secs().max(1))
+    }
+
+    /// With windows: the lane's open window when its records are all acknowledged (it is
+    /// closed next); otherwise opens the window of the lane's next record if none is open.
+    fn window_to_close(&mut self, lane: usize) -> Option<WindowInvocation> {
+        let seconds = self.tumbling()?;
+        let head = self.lanes[lane].members.get(self.lanes[lane].checkpoint).map(|&i| &self.records[i]);
+        let head_time = head.map(|record| record.approximate_creation_time);
+        match (&self.lanes[lane].open, head_time) {
+            (Some(open), Some(at)) if open.holds(at) => None,
+            (Some(open), _) => Some(open.clone()),
+            (None, Some(at)) => {
+                let source = match (self.mapping.delivery, head) {
+                    (Delivery::Kinesis, Some(record)) => {
+                        kinesis_record(record)["eventSourceARN"].as_str().unwrap_or_default().to_owned()
+                    }
+                    (_, Some(record)) => record.stream_arn.clone(),
+                    (_, None) => String::new(),
+                };
+                self.lanes[lane].open = Some(WindowInvocation::holding(at, seconds, &self.shard_id, &source));
+                None
+            }
+            (None, None) => None,
+        }
+    }
+
+    async fn close_window(&mut self, lane: usize, window: WindowInvocation) -> InvocationReport {
+        let number = self.trace.invocations.len() + 1;
+        let (result, state) = self.invoke(number, &[], Some(&window.clone().last())).await;
+        self.clock += self.mapping.seconds_per_invocation;
+        if result == InvocationResult::Success {
+            let state = state.unwrap_or_default();
+            self.trace.windows.push(ClosedWindow { lane, start: window.start, state, invocation: number });
+            self.lanes[lane].open = None;
+        }
+        let report = InvocationReport { number, lane, batch: Vec::new(), result };
+        self.trace.invocations.push(report.clone());
+        report
+    }
+
     async fn invoke_lane(&mut self, lane: usize) -> InvocationReport {
+        if let Some(window) = self.window_to_close(lane) {
+            return self.close_window(lane, window).await;
+        }
         let state = &self.lanes[lane];
         let start = state.checkpoint;
         // Only the first `batch_size` records can go into this batch: copy no more.
@@ -197,10 +254,18 @@ impl<'r> Simulator<'r> {
         if let Some((window, until)) = state.window {
             len = len.min(window).min(until - start).max(1);
         }
+        let open = state.open.clone();
+        if let Some(open) = &open {
+            // A batch never crosses a window.
+            len = len.min(pending.iter().take_while(|r| open.holds(r.approximate_creation_time)).count()).max(1);
+        }
         let batch = &pending[..len];
         let number = self.trace.invocations.len() + 1;
-        let result = self.invoke(number, batch).await;
+        let (result, answered) = self.invoke(number, batch, open.as_ref()).await;
         self.clock += self.mapping.seconds_per_invocation;
+        if let (Some(open), Some(state)) = (self.lanes[lane].open.as_mut(), answered) {
+            open.state = state;
+        }
 
         let acknowledged = match &result {
             InvocationResult::Success => len,
@@ -239,12 +304,22 @@ impl<'r> Simulator<'r> {
         }
     }
 
-    async fn invoke(&self, number: usize, batch: &[StreamRecord]) -> InvocationResult {
-        let payload = match self.mapping.delivery {
+    /// Invokes the function with `batch` (in `window`, if any): how it ended, and for a
+    /// window the state it answered with (`None` when the invocation failed).
+    async fn invoke(
+        &self,
+        number: usize,
+        batch: &[StreamRecord],
+        window: Option<&WindowInvocation>,
+    ) -> (InvocationResult, Option<serde_json::Value>) {
+        let mut payload = match self.mapping.delivery {
             Delivery::StreamEvent => lambda_event(batch),
             Delivery::Pipes => pipes_event(batch),
             Delivery::Kinesis => kinesis_event(batch),
         };
+        if let Some(window) = window {
+            payload = window_event(&payload, window);
+        }
         let mut context = Context::default();
         context.request_id = format!("simulated-{number}");
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -255,17 +330,23 @@ impl<'r> Simulator<'r> {
         // Lambda's timeout counts wall-clock time, which a handler blocking its thread
         // spends without tokio's (possibly paused) clock seeing it.
         let ran = started.0.elapsed().max(started.1.elapsed());
-        match result {
-            _ if ran > self.mapping.function_timeout => InvocationResult::Timeout,
-            Err(_) => InvocationResult::Timeout,
-            Ok(Err(_)) => InvocationResult::FunctionError("the function panicked".into()),
-            Ok(Ok(Err(error))) => InvocationResult::FunctionError(error.to_string()),
-            Ok(Ok(Ok(response))) if !self.mapping.report_batch_item_failures => {
-                let _ = response;
-                InvocationResult::Success
-            }
-            Ok(Ok(Ok(response))) => classify(&response.batch_item_failures, batch, self.mapping.delivery),
+        let response = match result {
+            _ if ran > self.mapping.function_timeout => return (InvocationResult::Timeout, None),
+            Err(_) => return (InvocationResult::Timeout, None),
+            Ok(Err(_)) => return (InvocationResult::FunctionError("the function panicked".into()), None),
+            Ok(Ok(Err(error))) => return (InvocationResult::FunctionError(error.to_string()), None),
+            Ok(Ok(Ok(response))) => response,
+        };
+        if window.is_some() && response.state.is_none() {
+            let missing = "an answer to a window event without `state`".to_owned();
+            return (InvocationResult::InvalidResponse(missing), None);
         }
+        let result = if self.mapping.report_batch_item_failures {
+            classify(&response.batch_item_failures, batch, self.mapping.delivery)
+        } else {
+            InvocationResult::Success
+        };
+        (result, response.state)
     }
 }
 

@@ -113,12 +113,26 @@ pub enum Fate {
     Pending,
 }
 
+/// A tumbling window closed by a successful final invocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClosedWindow {
+    /// The parallelization lane.
+    pub lane: usize,
+    /// The window's start, in seconds since the epoch.
+    pub start: u64,
+    /// The state the final invocation answered with.
+    pub state: Value,
+    /// The final invocation's number.
+    pub invocation: usize,
+}
+
 /// Every attempt at every record, and each record's fate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Trace {
     pub(crate) attempts: BTreeMap<SequenceNumber, Vec<Attempt>>,
     pub(crate) discarded: BTreeMap<SequenceNumber, FailureCondition>,
     pub(crate) invocations: Vec<InvocationReport>,
+    pub(crate) windows: Vec<ClosedWindow>,
 }
 
 impl Trace {
@@ -141,5 +155,10 @@ impl Trace {
     /// Every invocation, in order.
     pub fn invocations(&self) -> &[InvocationReport] {
         &self.invocations
+    }
+
+    /// The tumbling windows closed, in order.
+    pub fn windows(&self) -> &[ClosedWindow] {
+        &self.windows
     }
 }
