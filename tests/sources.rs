@@ -1,7 +1,7 @@
 //! The shapes DynamoDB changes reach a function in, through one router: a stream's event
 //! source mapping (`{"Records": [...]}`, failures named by sequence number) and EventBridge
-//! Pipes (a bare array, failures named by `eventID`); tumbling-window events are refused
-//! before any handler runs until a route keeps window state.
+//! Pipes (a bare array, failures named by `eventID`); a tumbling-window event for a stream
+//! without a window route is refused before any handler runs (windows: `windows.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
