@@ -249,3 +249,46 @@ async fn audit_archive_records_both_streams_once_each_with_ttl_marked() {
     assert_eq!(old.get("email"), Some(&s("bob@example.com")));
     assert_eq!(bob_removed.get("expired_by_ttl"), Some(&V::Bool(false)));
 }
+
+#[tokio::test]
+async fn order_windows_writes_each_window_once_from_kinesis_windows() {
+    use ddbstream::testing::{kinesis_event, window_event, KeySchema, Table, WindowInvocation};
+    use handlers::order_windows;
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let table = create_table(&client, "OrderWindows", "window_start", Some("shard_id")).await;
+    let router = order_windows::router(order_windows::Windows { client: client.clone(), table: table.clone() });
+    let mut orders = Table::new("Orders", KeySchema::hash("order_id"), ddbstream::StreamViewType::NewAndOldImages);
+    let mut records = Vec::new();
+    for (id, amount) in [("o1", 1_000), ("o2", 250)] {
+        let order = item(vec![("order_id", s(id)), ("customer_id", s("c1")), ("amount", n(amount)), ("status", s("NEW"))]);
+        records.extend(orders.put(order).ok().flatten());
+    }
+    // A modify adds nothing to the window's totals.
+    let paid = item(vec![("order_id", s("o1")), ("customer_id", s("c1")), ("amount", n(1_000)), ("status", s("PAID"))]);
+    records.extend(orders.put(paid).ok().flatten());
+    let kinesis_arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/orders-changes";
+    let window = WindowInvocation::holding(records[0].approximate_creation_time, 300, "shardId-000000000000", kinesis_arn);
+
+    let first = router.handle(&window_event(&kinesis_event(&records[..2]), &window), &Context::default()).await;
+    let state = first.ok().and_then(|r| r.state).unwrap_or_default();
+    assert_eq!(state, serde_json::json!({"orders": 2, "amount": 1250}));
+    assert!(scan_all(&client, &table).await.is_empty(), "nothing is written before the window ends");
+    // The final invocation, run twice (an answer lost): one item.
+    let last = window.with_state(state).last();
+    for _ in 0..2 {
+        let response = router.handle(&window_event(&kinesis_event(&records[2..]), &last), &Context::default()).await;
+        assert_eq!(response.ok().and_then(|r| r.state), Some(serde_json::json!({"orders": 2, "amount": 1250})));
+    }
+    let expected = item(vec![
+        ("window_start", s(&ddbstream::testing::iso8601(last.start))),
+        ("shard_id", s("shardId-000000000000")),
+        ("window_end", s(&ddbstream::testing::iso8601(last.start + 300))),
+        ("orders", n(2)),
+        ("amount", n(1_250)),
+        ("terminated_early", V::Bool(false)),
+    ]);
+    assert_eq!(scan_all(&client, &table).await, vec![expected]);
+}

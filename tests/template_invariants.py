@@ -9,6 +9,8 @@
 - Every table a function writes is in its policy and its environment, and every table in its
   environment that is not a stream it reads is one it writes.
 - The deadline margin is set and leaves the function most of its timeout.
+- Every DynamoDB stream has at most two readers (mappings deployed whatever the parameters);
+  a Kinesis source is a table's Kinesis streaming destination.
 """
 
 import pathlib
@@ -65,8 +67,19 @@ def main():
         dlq = ref(p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
         checks.check(f"{name}: an SQS dead-letter queue", dlq in queues, dlq)
         source = ref(p.get("EventSourceArn"))
-        checks.check(f"{name}: reads a table's stream", source in tables and "StreamSpecification" in tables[source]["Properties"], source)
+        kinesis_destinations = {ref(t["Properties"].get("KinesisStreamSpecification", {}).get("StreamArn")) for t in tables.values()}
+        reads_stream = source in tables and "StreamSpecification" in tables[source]["Properties"]
+        reads_kinesis = resources.get(source, {}).get("Type") == "AWS::Kinesis::Stream" and source in kinesis_destinations
+        checks.check(f"{name}: reads a table's stream or its Kinesis destination", reads_stream or reads_kinesis, source)
         checks.check(f"{name}: feeds a function", ref(p.get("FunctionName")) in functions, p.get("FunctionName"))
+
+    readers = {}
+    for name, mapping in mappings.items():
+        if "Condition" not in mapping:
+            readers.setdefault(ref(mapping["Properties"]["EventSourceArn"]), []).append(name)
+    for source, names in readers.items():
+        if source in tables:
+            checks.check(f"{source} stream: at most two readers", len(names) <= 2, names)
 
     by_binary = {}
     for name, function in functions.items():

@@ -6,6 +6,7 @@
 //! | `orders-projector` | Orders | per-customer totals in `CustomerTotals` ([`orders::totals`]); one `Outbox` notification when an order ships ([`orders::shipping`]) |
 //! | `customers-replicator` | Customers | `CustomersByEmail`, the customers keyed by email ([`replica`]) |
 //! | `audit-archive` | Orders, Customers | every change into `Audit`, TTL expiries marked ([`audit`]) |
+//! | `order-windows` | Orders, through its Kinesis streaming destination | new orders per 5-minute tumbling window and shard in `OrderWindows`, once per window ([`order_windows`]) |
 //! | `fault-injection` | any | a test tool for failure handling ([`fault_injection`]) |
 //! | (example) | Likes | `PostStats.like_count` per post, exactly once ([`likes`]) |
 //!
@@ -18,6 +19,7 @@ pub mod config;
 pub mod fault_injection;
 pub mod likes;
 pub mod model;
+pub mod order_windows;
 pub mod orders;
 pub mod replica;
 pub mod store;
