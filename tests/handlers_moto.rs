@@ -263,14 +263,16 @@ async fn order_windows_writes_each_window_once_from_kinesis_windows() {
     let mut orders = Table::new("Orders", KeySchema::hash("order_id"), ddbstream::StreamViewType::NewAndOldImages);
     let mut records = Vec::new();
     for (id, amount) in [("o1", 1_000), ("o2", 250)] {
-        let order = item(vec![("order_id", s(id)), ("customer_id", s("c1")), ("amount", n(amount)), ("status", s("NEW"))]);
+        let order =
+            item(vec![("order_id", s(id)), ("customer_id", s("c1")), ("amount", n(amount)), ("status", s("NEW"))]);
         records.extend(orders.put(order).ok().flatten());
     }
     // A modify adds nothing to the window's totals.
     let paid = item(vec![("order_id", s("o1")), ("customer_id", s("c1")), ("amount", n(1_000)), ("status", s("PAID"))]);
     records.extend(orders.put(paid).ok().flatten());
     let kinesis_arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/orders-changes";
-    let window = WindowInvocation::holding(records[0].approximate_creation_time, 300, "shardId-000000000000", kinesis_arn);
+    let window =
+        WindowInvocation::holding(records[0].approximate_creation_time, 300, "shardId-000000000000", kinesis_arn);
 
     let first = router.handle(&window_event(&kinesis_event(&records[..2]), &window), &Context::default()).await;
     let state = first.ok().and_then(|r| r.state).unwrap_or_default();

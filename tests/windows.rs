@@ -152,12 +152,16 @@ async fn the_final_step_runs_at_the_final_invocation_with_the_whole_windows_stat
     let ended = ends_of(&ends);
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].state, Totals { orders: 3, amount: 12, order: vec![0, 1, 2] });
-    assert_eq!((ended[0].start.as_str(), ended[0].shard_id.as_str()), (ddbstream::testing::iso8601(window.start).as_str(), "shardId-000000000001"));
+    assert_eq!(
+        (ended[0].start.as_str(), ended[0].shard_id.as_str()),
+        (ddbstream::testing::iso8601(window.start).as_str(), "shardId-000000000001")
+    );
     assert_eq!(ended[0].event_source_arn, records[0].stream_arn);
 
     // Without records, and without a `Records` field at all.
     for payload in [window_event(&lambda_event(&[]), &window.clone().last()), {
-        let mut bare: serde_json::Value = serde_json::from_slice(&window_event(b"{}", &window.clone().last())).unwrap_or_default();
+        let mut bare: serde_json::Value =
+            serde_json::from_slice(&window_event(b"{}", &window.clone().last())).unwrap_or_default();
         bare.as_object_mut().map(|o| o.remove("Records"));
         serde_json::to_vec(&bare).unwrap_or_default()
     }] {
@@ -252,7 +256,8 @@ async fn a_kinesis_window_is_folded_and_its_empty_final_invocation_finds_the_win
     let ends = Ends::default();
     let records = orders([order(1, 5), order(2, 6)]);
     let kinesis_arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/Orders-changes";
-    let window = WindowInvocation::holding(records[0].approximate_creation_time, 60, "shardId-000000000000", kinesis_arn);
+    let window =
+        WindowInvocation::holding(records[0].approximate_creation_time, 60, "shardId-000000000000", kinesis_arn);
     let response = handle(&router(&ends), &window_event(&kinesis_event(&records), &window)).await;
     let state = response.ok().and_then(|r| r.state).unwrap_or_default();
     assert_eq!(state, json!({"orders": 2, "amount": 11, "order": [1, 2]}));
@@ -268,11 +273,13 @@ async fn records_of_two_tables_in_one_kinesis_window_need_one_window_route() {
     let mut records = orders([order(1, 5)]);
     let mut customers = Table::new("Customers", KeySchema::hash("pk"), StreamViewType::NewAndOldImages);
     records.extend(customers.put(order(2, 6)).ok().flatten());
-    let two = router(&ends).stream(
-        "Customers",
-        window(add, |_: WindowEnd<Totals>| async { Ok::<(), BoxError>(()) }),
+    let two = router(&ends).stream("Customers", window(add, |_: WindowEnd<Totals>| async { Ok::<(), BoxError>(()) }));
+    let window = WindowInvocation::holding(
+        records[0].approximate_creation_time,
+        60,
+        "shardId-0",
+        "arn:aws:kinesis:eu-west-1:1:stream/s",
     );
-    let window = WindowInvocation::holding(records[0].approximate_creation_time, 60, "shardId-0", "arn:aws:kinesis:eu-west-1:1:stream/s");
     match handle(&two, &window_event(&kinesis_event(&records), &window)).await {
         Err(Error::Unsupported(message)) => assert!(message.contains("two window routes"), "{message}"),
         other => panic!("expected Unsupported, got {other:?}"),
@@ -298,18 +305,16 @@ async fn the_final_step_takes_the_routers_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fold_that_outlives_the_deadline_fails_the_invocation() {
-    let router = Router::new()
-        .deadline_margin(Duration::from_millis(200))
-        .stream(
-            "Orders",
-            window(
-                |_: &mut Totals, _: Change<Item>| {
-                    std::thread::sleep(Duration::from_millis(700));
-                    Ok::<(), BoxError>(())
-                },
-                |_: WindowEnd<Totals>| async { Ok::<(), BoxError>(()) },
-            ),
-        );
+    let router = Router::new().deadline_margin(Duration::from_millis(200)).stream(
+        "Orders",
+        window(
+            |_: &mut Totals, _: Change<Item>| {
+                std::thread::sleep(Duration::from_millis(700));
+                Ok::<(), BoxError>(())
+            },
+            |_: WindowEnd<Totals>| async { Ok::<(), BoxError>(()) },
+        ),
+    );
     let records = orders([order(1, 5), order(2, 5)]);
     let payload = window_event(&lambda_event(&records), &first_window(&records));
     let response = router.handle(&payload, &context_with_budget(Duration::from_millis(600))).await;

@@ -4,7 +4,7 @@
 //!
 //! - [`add`] folds each change into the window's [`WindowTotals`]: an inserted order adds
 //!   one order and its amount; other changes leave the totals as they are.
-//! - [`write`] runs once at the window's final invocation. Lambda may run it again (an
+//! - [`write_window`] runs once at the window's final invocation. Lambda may run it again (an
 //!   answer lost, a retry), always with the same state for the same window and shard, so
 //!   the write is a `PutItem` conditional on the item not existing yet: a second run finds
 //!   it written and succeeds without writing.
@@ -68,7 +68,7 @@ impl Windows {
 }
 
 /// The window's final step: writes its item once.
-pub async fn write(State(windows): State<Windows>, end: WindowEnd<WindowTotals>) -> Result<(), BoxError> {
+pub async fn write_window(State(windows): State<Windows>, end: WindowEnd<WindowTotals>) -> Result<(), BoxError> {
     let put = windows
         .client
         .put_item()
@@ -90,5 +90,5 @@ pub async fn write(State(windows): State<Windows>, end: WindowEnd<WindowTotals>)
 /// The function's router: every table streaming into the Kinesis stream is folded by one
 /// window route (the window's state belongs to the Kinesis shard).
 pub fn router(windows: Windows) -> Router {
-    Router::new().with_state(windows).fallback(window(add, write))
+    Router::new().with_state(windows).fallback(window(add, write_window))
 }

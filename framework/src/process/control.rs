@@ -28,6 +28,8 @@ impl std::fmt::Debug for Control {
     }
 }
 
+// The runner (feature `runner`) is what stops, abandons and reads progress.
+#[cfg_attr(not(feature = "runner"), allow(dead_code))]
 impl Control {
     /// Records start only while `may_start` says so.
     pub(crate) fn only_while(mut self, may_start: impl Fn() -> bool + Send + Sync + 'static) -> Self {

@@ -36,6 +36,7 @@ impl Failure {
 /// Why the reported record failed, as a caller that keeps it sees it (the runner: its
 /// on-failure sink gets the reason; a record that never ran is no failed attempt).
 #[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "runner"), allow(dead_code))]
 pub(crate) struct FailureNote {
     pub(crate) reason: String,
     /// Whether the record ran (a handler or decoding failed), rather than not starting or

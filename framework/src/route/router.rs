@@ -205,11 +205,7 @@ impl Router {
     }
 
     /// As [`handle`](Self::handle), with a payload the router may keep.
-    pub(crate) async fn handle_bytes(
-        &self,
-        payload: bytes::Bytes,
-        context: &Context,
-    ) -> Result<BatchResponse, Error> {
+    pub(crate) async fn handle_bytes(&self, payload: bytes::Bytes, context: &Context) -> Result<BatchResponse, Error> {
         self.handle_reporting(payload, context).await.map(|(response, _)| response)
     }
 
@@ -272,11 +268,7 @@ impl Router {
     /// Processes an event given as a value (an `aws_lambda_events` event, a
     /// `serde_json::Value`, a test kit's event): serialized, then handled as by
     /// [`handle`](Self::handle).
-    pub async fn handle_event<E: Serialize>(
-        &self,
-        event: &E,
-        context: &Context,
-    ) -> Result<BatchResponse, Error> {
+    pub async fn handle_event<E: Serialize>(&self, event: &E, context: &Context) -> Result<BatchResponse, Error> {
         let payload = serde_json::to_vec(event)
             .map_err(|err| Error::NotAStreamEvent(format!("the event does not serialize: {err}")))?;
         self.handle(&payload, context).await

@@ -85,7 +85,7 @@ impl RouteTable {
         self.plain.resolve(record).map_err(|error| match error {
             Error::NoRoute { stream_arn, .. } if matches!(self.windowed.resolve(record), Ok(Some(_))) => {
                 Error::Unsupported(format!(
-                "stream `{stream_arn}` has only a window route, and this event is not a tumbling window's: set \
+                    "stream `{stream_arn}` has only a window route, and this event is not a tumbling window's: set \
                  TumblingWindowInSeconds on its event source mapping, or register a plain route for it"
                 ))
             }

@@ -69,12 +69,16 @@ mod tests {
 
     #[test]
     fn a_window_event_keeps_its_window() {
-        let batch = split(br#"{"Records":[], "window":{"start":"s","end":"e"}, "state":{"n":1}, "isFinalInvokeForWindow":true}"#);
+        let batch = split(
+            br#"{"Records":[], "window":{"start":"s","end":"e"}, "state":{"n":1}, "isFinalInvokeForWindow":true}"#,
+        );
         let window = batch.ok().and_then(|b| b.window);
         let shape = window.map(|w| (w.window.start, w.state.map(|s| s.get().to_owned()), w.is_final));
         assert_eq!(shape, Some(("s".to_owned(), Some(r#"{"n":1}"#.to_owned()), true)));
         assert!(split(br#"{"Records":[]}"#).is_ok_and(|b| b.window.is_none()));
-        assert!(split(br#"{"window":{"start":"s","end":"e"}}"#).is_ok_and(|b| b.records.is_empty() && b.window.is_some()));
+        assert!(
+            split(br#"{"window":{"start":"s","end":"e"}}"#).is_ok_and(|b| b.records.is_empty() && b.window.is_some())
+        );
     }
 
     #[test]

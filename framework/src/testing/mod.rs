@@ -70,20 +70,20 @@ mod window;
 pub use change::{changes, write_fixture};
 pub use error::TableError;
 pub use esm::{
-    Attempt, ClosedWindow, Delivery, EventSourceMapping, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord,
-    Simulator, Trace,
+    Attempt, ClosedWindow, Delivery, EventSourceMapping, FailureCondition, Fate, InvocationReport, InvocationResult,
+    OnFailureRecord, Simulator, Trace,
 };
 pub use event::{
     batch_len, kinesis_event, kinesis_record, kinesis_sequence_number, lambda_batches, lambda_event, pipes_event,
     MAX_PAYLOAD_BYTES,
 };
-pub use window::{iso8601, window_event, WindowInvocation};
 pub use item::{item_size, KeySchema};
 #[cfg(feature = "runner")]
 pub use live::{LiveStats, LiveStream};
 pub use record::StreamRecord;
 pub use stream::{Position, RecordPage, ShardInfo, ShardPage, Stream};
 pub use table::{Condition, Table, Update, CLOCK_START};
+pub use window::{iso8601, window_event, WindowInvocation};
 
 #[cfg(test)]
 mod tests;

@@ -6,4 +6,6 @@ mod trace;
 
 pub use mapping::{Delivery, EventSourceMapping};
 pub use simulator::Simulator;
-pub use trace::{Attempt, ClosedWindow, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord, Trace};
+pub use trace::{
+    Attempt, ClosedWindow, FailureCondition, Fate, InvocationReport, InvocationResult, OnFailureRecord, Trace,
+};

@@ -11,7 +11,9 @@ use super::trace::{
     Attempt, ClosedWindow, FailureCondition, InvocationReport, InvocationResult, OnFailureRecord, Trace,
 };
 use super::EventSourceMapping;
-use crate::testing::event::{batch_len, kinesis_event, kinesis_record, kinesis_sequence_number, lambda_event, pipes_event};
+use crate::testing::event::{
+    batch_len, kinesis_event, kinesis_record, kinesis_sequence_number, lambda_event, pipes_event,
+};
 use crate::testing::item::key_text;
 use crate::testing::window::{window_event, WindowInvocation};
 use crate::testing::{StreamRecord, CLOCK_START};
