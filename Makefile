@@ -45,8 +45,9 @@ template: $(TOOLS) ## Check template.yaml offline: cfn-lint, then the project's 
 	cfn-lint --non-zero-exit-code informational template.yaml
 	$(VENV)/bin/python tests/template_invariants.py
 
-invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real Lambda runtime interface
+invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real Lambda runtime interface, one at a time and four at once
 	python3 tests/lambda_invoke.py
+	python3 tests/lambda_concurrency.py
 
 invoke: $(TOOLS) ## Run the functions under `cargo lambda watch` against a local DynamoDB, invoke each with its stream, show the tables
 	scripts/with-moto $(VENV)/bin/python tests/invoke_handlers.py

@@ -22,6 +22,12 @@ const ABANDONED_WORK_WAIT: Duration = Duration::from_millis(200);
 impl Router {
     /// Serves the router on the Lambda runtime until the process ends.
     ///
+    /// When `AWS_LAMBDA_MAX_CONCURRENCY` is above 1 (Lambda Managed Instances), that many
+    /// invocations are served at once (the runtime crate's concurrent mode), each with its
+    /// own deadline, span, metrics line and handler runtime; the router and its states are
+    /// shared between them, so a state must be safe to use from several invocations at once
+    /// (SDK clients are). Otherwise invocations are served one at a time.
+    ///
     /// The event is taken as raw JSON, so the router decides what is malformed, record by
     /// record. `DDBSTREAM_DEADLINE_MARGIN_MS` sets the deadline margin unless
     /// [`deadline_margin`](Self::deadline_margin) did.
@@ -33,7 +39,8 @@ impl Router {
     /// [`handle`](Self::handle). If it is still running at the margin of a later
     /// invocation, which therefore started nothing, the process exits once that answer is
     /// sent, as Lambda's own timeout would have ended the sandbox: the redelivery runs in a
-    /// fresh one. At start-up it warns when the runtime cannot answer by the margin while a
+    /// fresh one (with invocations served at once, the others in flight end with it, and
+    /// Lambda retries them: nothing they did not finish was acknowledged). At start-up it warns when the runtime cannot answer by the margin while a
     /// handler blocks its thread (a current-thread runtime, or one worker thread).
     pub async fn run(mut self) -> Result<(), lambda_runtime::Error> {
         if self.deadline_margin.is_none() {
@@ -60,7 +67,7 @@ impl Router {
         lambda_runtime::Runtime::new(service)
             .layer(lambda_runtime::layers::TracingLayer::new())
             .layer(ExitOnAbandonedWork { router })
-            .run()
+            .run_concurrent()
             .await
     }
 }
@@ -82,6 +89,7 @@ pub(crate) fn warn_if_blocking_can_delay_the_answer() {
 
 /// After each answer has been sent: if abandoned work kept that invocation from starting any
 /// record and is still running, wait a little, then exit the process.
+#[derive(Clone)]
 struct ExitOnAbandonedWork {
     router: Arc<Router>,
 }
@@ -94,6 +102,7 @@ impl<S> Layer<S> for ExitOnAbandonedWork {
     }
 }
 
+#[derive(Clone)]
 struct ExitOnAbandonedWorkService<S> {
     inner: S,
     router: Arc<Router>,

@@ -9,6 +9,10 @@
 //! they use. When a handler is abandoned at the deadline margin that runtime is retired:
 //! its tasks are cancelled, its blocking work is waited for on a thread of its own, and no
 //! record of this router starts until everything it held has stopped.
+//!
+//! Invocations served at once (Lambda Managed Instances) each take a handler runtime of
+//! their own from a pool, so one invocation's abandonment retires only its own runtime and
+//! never cancels the work of another still running.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,12 +25,56 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-/// The router's handler runtime and what is left of retired ones.
+/// The router's handler runtimes not in use, and what is left of retired ones.
 #[derive(Default)]
 pub(crate) struct Isolation {
-    current: Mutex<Option<Runtime>>,
+    idle: Mutex<Vec<Runtime>>,
     stopping: Arc<Stopping>,
     warned_paused: AtomicBool,
+}
+
+/// One invocation's hold on a handler runtime: back to the pool when dropped, unless
+/// retired.
+pub(crate) struct Slot<'a> {
+    isolation: &'a Isolation,
+    runtime: Option<Runtime>,
+}
+
+impl Slot<'_> {
+    /// The runtime this invocation's handlers are polled in; `None` means the caller's.
+    pub(crate) fn handle(&self) -> Option<Handle> {
+        self.runtime.as_ref().map(|runtime| runtime.handle().clone())
+    }
+
+    /// Retires this invocation's handler runtime after an abandonment: its tasks are
+    /// cancelled and its blocking work runs to its end on a thread of its own; until then
+    /// [`settled`](Isolation::settled) waits. Other invocations' runtimes are untouched.
+    pub(crate) fn retire(&mut self) {
+        let Some(runtime) = self.runtime.take() else { return };
+        let stopping = Arc::clone(&self.isolation.stopping);
+        stopping.count.fetch_add(1, Ordering::AcqRel);
+        let dropper = std::thread::Builder::new().name("ddbstream-retire".into()).spawn({
+            let stopping = Arc::clone(&stopping);
+            move || {
+                // Dropping a runtime cancels its tasks and waits for its worker and blocking
+                // threads: exactly "everything the abandoned attempt started has stopped".
+                drop(runtime);
+                stopping.release();
+            }
+        });
+        if let Err(error) = dropper {
+            tracing::error!(%error, "could not start a thread to retire the handler runtime");
+            stopping.release();
+        }
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            self.isolation.idle.lock().unwrap_or_else(PoisonError::into_inner).push(runtime);
+        }
+    }
 }
 
 /// Work of abandoned attempts that has not stopped yet.
@@ -49,10 +97,11 @@ impl Stopping {
 }
 
 impl Isolation {
-    /// The runtime handlers are polled in, built on first use. `None` means handlers run on
-    /// the caller's runtime: when its clock is paused (a test under `start_paused`, whose
-    /// handlers' timers must follow that clock), or when no runtime could be built.
-    pub(crate) fn handle(&self) -> Option<Handle> {
+    /// A handler runtime for one invocation: an idle one, or one built now. Without one
+    /// handlers run on the caller's runtime: when its clock is paused (a test under
+    /// `start_paused`, whose handlers' timers must follow that clock), or when no runtime
+    /// could be built.
+    pub(crate) fn checkout(&self) -> Slot<'_> {
         if clock_is_paused() {
             if !self.warned_paused.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
@@ -60,47 +109,22 @@ impl Isolation {
                      spawned is not stopped before its record is retried"
                 );
             }
-            return None;
+            return Slot { isolation: self, runtime: None };
         }
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if current.is_none() {
+        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let runtime = idle.or_else(|| {
             let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
-            match tokio::runtime::Builder::new_multi_thread()
+            tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(workers)
                 .thread_name("ddbstream-handlers")
                 .enable_all()
                 .build()
-            {
-                Ok(runtime) => *current = Some(runtime),
-                Err(error) => {
-                    tracing::error!(%error, "could not build the handler runtime; handlers run on the caller's");
-                    return None;
-                }
-            }
-        }
-        current.as_ref().map(|runtime| runtime.handle().clone())
-    }
-
-    /// Retires the handler runtime after an abandonment: its tasks are cancelled and its
-    /// blocking work runs to its end on a thread of its own; until then [`settled`]
-    /// (Self::settled) waits. The next handler gets a fresh runtime.
-    pub(crate) fn retire(&self) {
-        let Some(runtime) = self.current.lock().unwrap_or_else(PoisonError::into_inner).take() else { return };
-        let stopping = Arc::clone(&self.stopping);
-        stopping.count.fetch_add(1, Ordering::AcqRel);
-        let dropper = std::thread::Builder::new().name("ddbstream-retire".into()).spawn({
-            let stopping = Arc::clone(&stopping);
-            move || {
-                // Dropping a runtime cancels its tasks and waits for its worker and blocking
-                // threads: exactly "everything the abandoned attempt started has stopped".
-                drop(runtime);
-                stopping.release();
-            }
+                .inspect_err(|error| {
+                    tracing::error!(%error, "could not build a handler runtime; handlers run on the caller's");
+                })
+                .ok()
         });
-        if let Err(error) = dropper {
-            tracing::error!(%error, "could not start a thread to retire the handler runtime");
-            stopping.release();
-        }
+        Slot { isolation: self, runtime }
     }
 
     /// Counts `task` (an invocation's worker, stuck in a handler that blocks its thread and
@@ -147,7 +171,7 @@ impl Isolation {
 impl Drop for Isolation {
     fn drop(&mut self) {
         // A router may be dropped inside async code, where a runtime may not block.
-        if let Some(runtime) = self.current.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+        for runtime in self.idle.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
             runtime.shutdown_background();
         }
     }

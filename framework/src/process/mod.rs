@@ -20,7 +20,7 @@ pub(crate) use failure::{Failure, FailureNote, SegmentFailure};
 pub(crate) use guard::{contained, guarded};
 pub(crate) use invocation::Invocation;
 pub use isolation::invocation_deadline;
-pub(crate) use isolation::Isolation;
+pub(crate) use isolation::{Isolation, Slot};
 pub(crate) use progress::Progress;
 pub(crate) use span::{log_record_contents, record_span};
 pub(crate) use supervise::supervise;

@@ -9,7 +9,7 @@ use tracing::instrument::WithSubscriber;
 use tracing::Instrument;
 
 use super::batch::{outcome_so_far, process};
-use super::{Failure, Invocation, Isolation, Outcome};
+use super::{Failure, Invocation, Isolation, Outcome, Slot};
 use crate::route::RouteTable;
 use crate::Error;
 
@@ -26,14 +26,16 @@ fn grace(margin: Duration) -> Duration {
 /// handler runtime as the handlers' current runtime. The answer comes from that task when
 /// it ends by the margin (plus [`grace`]); if it has not (a handler blocks its thread), the
 /// answer names the first record not done, the task is told to start nothing more, and it
-/// counts as abandoned work until it ends. Any abandonment retires the handler runtime, so
-/// nothing the abandoned attempt started can run alongside, or after, the redelivery.
+/// counts as abandoned work until it ends. Any abandonment retires the invocation's handler
+/// runtime (`slot`), so nothing the abandoned attempt started can run alongside, or after,
+/// the redelivery; and no invocation starts a record while such work is still running.
 pub(crate) async fn supervise(
     table: Arc<RouteTable>,
     payload: Bytes,
     invocation: Arc<Invocation>,
     margin: Duration,
     isolation: &Isolation,
+    slot: &mut Slot<'_>,
 ) -> Result<Outcome, Error> {
     let cutoff = invocation.deadline.cutoff();
     if !isolation.is_settled() {
@@ -101,7 +103,7 @@ pub(crate) async fn supervise(
         }
     };
     if invocation.progress.was_abandoned() {
-        isolation.retire();
+        slot.retire();
     }
     outcome
 }

@@ -242,16 +242,20 @@ impl Router {
                 tracing::error!(%error);
                 return Err(error);
             }
+            // A handler runtime of this invocation's own, so that invocations served at once
+            // cannot cancel each other's work when one is abandoned.
+            let mut slot = self.isolation.checkout();
             let invocation = Arc::new(Invocation {
                 deadline: deadline.steered_by(&control),
                 per_key: self.per_key,
                 stats: Stats::new(),
                 progress: Arc::clone(&control.progress),
-                handlers: self.isolation.handle(),
+                handlers: slot.handle(),
                 control,
             });
             let table = Arc::clone(&self.table);
-            let outcome = supervise(table, payload, Arc::clone(&invocation), margin, &self.isolation).await?;
+            let outcome =
+                supervise(table, payload, Arc::clone(&invocation), margin, &self.isolation, &mut slot).await?;
             if let Some(metrics) = &self.metrics {
                 emit(metrics, &outcome, &invocation.stats, context);
             }
