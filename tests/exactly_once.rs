@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use ddbstream::dynamodb::{Applied, ExactlyOnce};
-use ddbstream::testing::{lambda_event, KeySchema, Table};
+use ddbstream::testing::{kinesis_event, lambda_event, KeySchema, Table};
 use ddbstream::{Change, Item, SequenceNumber, StreamViewType};
 use workspace_tests::{collect_changes, create_table, local_client, local_dynamodb};
 
@@ -104,6 +104,85 @@ async fn dynamodb_and_the_twin_agree() {
     assert_eq!(written.count(), 3, "{:?}", written.items());
 }
 
+/// Through Kinesis: item A at t0, A at t1, A at t1 again (a tie at the millisecond), B at t1.
+async fn kinesis_changes() -> Vec<Change<Item, Item>> {
+    let mut table = Table::new("Things", KeySchema::hash("pk"), StreamViewType::NewAndOldImages);
+    for (pk, v, advance) in [("A", "1", 0), ("A", "2", 1), ("A", "3", 0), ("B", "1", 0)] {
+        table.advance(advance);
+        let item = Item::from(HashMap::from([
+            ("pk".to_owned(), serde_dynamo::AttributeValue::S(pk.into())),
+            ("v".to_owned(), serde_dynamo::AttributeValue::N(v.into())),
+        ]));
+        table.put(item).unwrap_or_else(|e| panic!("{e}"));
+    }
+    collect_changes(&kinesis_event(&table.stream().records())).await
+}
+
+/// The Kinesis scenario suite: duplicates, an older change after a newer, a tie.
+async fn kinesis_scenario(once: &ExactlyOnce, data_table: &str) -> Vec<Result<Applied, String>> {
+    let c = kinesis_changes().await;
+    let apply = |i: usize| once.apply(&c[i], [write(data_table, &c[i])]);
+    let mut timeless = c[0].clone();
+    timeless.meta.approximate_creation_time = None;
+    let mut nameless = c[3].clone();
+    nameless.meta.event_id = String::new();
+    let kind = |r: Result<Applied, ddbstream::dynamodb::WriteError>| r.map_err(|_| "error".to_owned());
+    vec![
+        kind(apply(0).await),                                          // A at t0: written
+        kind(apply(0).await),                                          // a duplicate: skipped
+        kind(apply(1).await),                                          // A at t1: written
+        kind(apply(0).await),                                          // A at t0 after t1: skipped
+        kind(apply(2).await),                                          // A at t1, another event: written
+        kind(apply(1).await),                                          // a duplicate of the tie: skipped
+        kind(apply(2).await),                                          // and of the other: skipped
+        kind(apply(3).await),                                          // B: its own guard
+        kind(once.apply(&timeless, [write(data_table, &c[0])]).await), // no creation time
+        kind(once.apply(&nameless, [write(data_table, &c[3])]).await), // no eventID
+    ]
+}
+
+fn kinesis_expected() -> Vec<Result<Applied, String>> {
+    use Applied::*;
+    let error = || Err("error".to_owned());
+    vec![
+        Ok(Written),
+        Ok(AlreadyApplied),
+        Ok(Written),
+        Ok(AlreadyApplied),
+        Ok(Written),
+        Ok(AlreadyApplied),
+        Ok(AlreadyApplied),
+        Ok(Written),
+        error(),
+        error(),
+    ]
+}
+
+#[tokio::test]
+async fn through_kinesis_the_twin_orders_by_creation_time_and_skips_duplicates() {
+    let c = kinesis_changes().await;
+    assert!(c.iter().all(|change| change.meta.via_kinesis()));
+    assert_eq!(c[1].meta.creation_micros(), c[2].meta.creation_micros(), "a tie at the millisecond");
+    assert_eq!(kinesis_scenario(&ExactlyOnce::in_memory(), "Data").await, kinesis_expected());
+}
+
+#[tokio::test]
+async fn through_kinesis_dynamodb_and_the_twin_agree() {
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let guards = create_table(&client, "Guards", "pk", Some("sk")).await;
+    let data = create_table(&client, "Data", "pk", None).await;
+    let once = ExactlyOnce::new(client.clone(), &guards).sort_key("sk", "GUARD");
+    let moto = kinesis_scenario(&once, &data).await;
+    assert_eq!(moto, kinesis_expected());
+    assert_eq!(kinesis_scenario(&ExactlyOnce::in_memory(), &data).await, moto);
+    // The four distinct changes were written, each once.
+    let written = client.scan().table_name(&data).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written.count(), 4, "{:?}", written.items());
+}
+
 #[tokio::test]
 async fn a_failed_condition_of_your_own_write_is_an_error_not_a_skip() {
     if !local_dynamodb() {
@@ -167,4 +246,61 @@ async fn self_guarded_writes_skip_what_their_own_conditions_refuse() {
     assert_eq!(apply_self_guarded(&client, Vec::new()).await.ok(), Some(Applied::Written));
     let missing = apply_self_guarded(&client, vec![write("NoSuchTable", &c[2])]).await.err().map(|e| e.to_string());
     assert!(missing.is_some_and(|m| m.contains("ResourceNotFoundException")));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// Changes through Kinesis, duplicated and reordered as AWS says they may be, applied
+    /// through the guard: no change is applied twice, an item's applied changes never go
+    /// back in time, and each item's newest changes (every one of a tie) are applied.
+    #[test]
+    fn through_kinesis_duplicates_and_reordering_apply_nothing_twice_and_never_go_back(
+        writes in proptest::collection::vec((0u8..3, 0u64..2), 1..30),
+        duplicates in 0.0f64..0.6,
+        reach in 0usize..6,
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let mut table = Table::new("Things", KeySchema::hash("pk"), StreamViewType::NewAndOldImages);
+        for (n, (item, advance)) in writes.iter().enumerate() {
+            table.advance(*advance);
+            let item = Item::from(HashMap::from([
+                ("pk".to_owned(), serde_dynamo::AttributeValue::S(format!("item{item}"))),
+                ("n".to_owned(), serde_dynamo::AttributeValue::N(n.to_string())),
+            ]));
+            table.put(item).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let records = table.stream().records();
+        let delivered = ddbstream::testing::kinesis_disorder(&records, duplicates, reach, seed);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap_or_else(|e| panic!("{e}"));
+        let (applied, all) = runtime.block_on(async {
+            let once = ExactlyOnce::in_memory();
+            let mut applied: Vec<(String, u128, String)> = Vec::new();
+            for change in collect_changes::<Item, Item>(&kinesis_event(&delivered)).await {
+                if once.apply(&change, []).await == Ok(Applied::Written) {
+                    let key = ExactlyOnce::guard_key(&change).unwrap_or_default();
+                    applied.push((key, change.meta.creation_micros().unwrap_or_default(), change.meta.event_id.clone()));
+                }
+            }
+            (applied, collect_changes::<Item, Item>(&kinesis_event(&records)).await)
+        });
+        let mut seen = std::collections::HashSet::new();
+        for (_, _, event) in &applied {
+            proptest::prop_assert!(seen.insert(event.clone()), "event {} applied twice", event);
+        }
+        let mut newest: HashMap<String, u128> = HashMap::new();
+        for (key, time, event) in &applied {
+            let last = newest.entry(key.clone()).or_insert(0);
+            proptest::prop_assert!(*time >= *last, "{} went back in time with {}", key, event);
+            *last = *time;
+        }
+        for change in &all {
+            let key = ExactlyOnce::guard_key(change).unwrap_or_default();
+            let latest = all.iter().filter(|c| ExactlyOnce::guard_key(*c).ok().as_ref() == Some(&key))
+                .filter_map(|c| c.meta.creation_micros()).max();
+            if change.meta.creation_micros() == latest {
+                proptest::prop_assert!(seen.contains(&change.meta.event_id), "newest change {} of {} not applied", change.meta.event_id, key);
+            }
+        }
+    }
 }

@@ -354,19 +354,3 @@ async fn several_tables_in_one_kinesis_stream_are_routed_by_the_table_inside() {
         other => panic!("expected NoRoute, got {other:?}"),
     }
 }
-
-#[tokio::test]
-async fn exactly_once_writes_refuse_a_kinesis_change_instead_of_guarding_it_wrongly() {
-    let records = records(1);
-    let changes: Arc<Mutex<Vec<Change<Item>>>> = Arc::default();
-    let log = changes.clone();
-    let router = Router::new().stream("Orders", move |change: Change<Item>| {
-        log.lock().unwrap_or_else(|e| e.into_inner()).push(change);
-        std::future::ready(Ok::<(), BoxError>(()))
-    });
-    assert_eq!(named(router.handle(&kinesis_event(&records), &Context::default()).await), Vec::<String>::new());
-    let change = changes.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_else(|| panic!("no change"));
-    let guard = ddbstream::dynamodb::ExactlyOnce::in_memory();
-    let error = guard.apply(&change, []).await.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(error.contains(&kinesis_sequence_number(&records[0])) && error.contains("40 digits"), "{error}");
-}

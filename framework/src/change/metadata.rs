@@ -57,6 +57,21 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// Whether the change came through a table's Kinesis streaming destination (its
+    /// `stream_arn` is a Kinesis stream's): its `sequence_number` is the Kinesis record's,
+    /// which orders nothing across shards, and changes of one item may arrive out of order
+    /// or more than once.
+    pub fn via_kinesis(&self) -> bool {
+        self.stream_arn.split(':').nth(2) == Some("kinesis")
+    }
+
+    /// `approximate_creation_time` in whole microseconds since the epoch (rounded to the
+    /// nearest, so that a time sent in microseconds comes back exactly).
+    pub fn creation_micros(&self) -> Option<u128> {
+        let since = self.approximate_creation_time?.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+        Some((since.as_nanos() + 500) / 1_000)
+    }
+
     /// Whether this is a `REMOVE` made by DynamoDB's TTL process rather than by a user.
     pub fn is_ttl_expiry(&self) -> bool {
         self.event_name == EventName::Remove

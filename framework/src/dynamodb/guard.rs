@@ -1,12 +1,14 @@
 //! The guard: one item per changed item, holding the last applied sequence number, checked
-//! and written in the same transaction as the change's writes.
+//! and written in the same transaction as the change's writes. Through Kinesis, where
+//! changes of one item may arrive out of order and more than once, it holds the last
+//! applied creation time and the `eventID`s applied at that time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
@@ -42,11 +44,28 @@ enum Backend {
 #[derive(Debug, Default)]
 struct Twin {
     guards: HashMap<String, String>,
+    timed: HashMap<String, (String, BTreeSet<String>)>,
     applied: Vec<(String, Vec<TransactWriteItem>)>,
 }
 
 /// The guard's attribute holding the last applied sequence number.
 const LAST_SEQ: &str = "last_seq";
+/// Through Kinesis: the last applied creation time (40-digit microseconds since the epoch)...
+const LAST_TIME: &str = "last_time";
+/// ...and the `eventID`s applied at that time.
+const LAST_EVENTS: &str = "last_events";
+/// How many times a Kinesis change's guard is read again when other writers keep changing it.
+const TIMED_ATTEMPTS: usize = 4;
+
+/// Which guard write a Kinesis change makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timed {
+    /// Its time is newer than the guard's: the guard holds its time and its event alone.
+    Newer,
+    /// Its time is the guard's (a tie at the table's precision) and its event is not yet
+    /// applied: the event joins the guard's set.
+    Tie,
+}
 
 impl ExactlyOnce {
     /// Guards kept in `guard_table`, whose partition key is a string attribute `pk`.
@@ -121,6 +140,9 @@ impl ExactlyOnce {
         key: &str,
         writes: impl IntoIterator<Item = TransactWriteItem>,
     ) -> Result<Applied, WriteError> {
+        if change.meta.via_kinesis() {
+            return self.apply_timed(change, key, writes.into_iter().collect()).await;
+        }
         let seq = change.sequence_number().sortable().ok_or_else(|| {
             WriteError::new(format!(
                 "sequence number {} is not a number of at most 40 digits: it cannot guard a write",
@@ -163,6 +185,146 @@ impl ExactlyOnce {
             }
             Err(err) => Err(WriteError::sdk("TransactWriteItems", &err)),
         }
+    }
+}
+
+impl ExactlyOnce {
+    /// A change through Kinesis: ordered by its creation time, duplicates told apart by
+    /// `eventID` (see the [module docs](super)).
+    async fn apply_timed<T, K>(
+        &self,
+        change: &Change<T, K>,
+        key: &str,
+        writes: Vec<TransactWriteItem>,
+    ) -> Result<Applied, WriteError> {
+        let micros = change.meta.creation_micros().ok_or_else(|| {
+            WriteError::new(format!(
+                "change {} came through Kinesis without ApproximateCreationDateTime: it cannot guard a write",
+                change.meta.event_id
+            ))
+        })?;
+        let event = change.meta.event_id.as_str();
+        if event.is_empty() {
+            return Err(WriteError::new("a change through Kinesis without an eventID cannot guard a write"));
+        }
+        let time = format!("{micros:0>40}");
+        limits::check(&writes)?;
+        let client = match &self.backend {
+            Backend::DynamoDb(client) => client,
+            Backend::Memory(twin) => {
+                let mut twin = twin.lock().unwrap_or_else(PoisonError::into_inner);
+                let guard = twin.timed.get(key);
+                match guard.map(|(last, events)| timed_step(last, events, &time, event)) {
+                    None | Some(Some(Timed::Newer)) => {
+                        twin.timed.insert(key.to_owned(), (time, BTreeSet::from([event.to_owned()])));
+                    }
+                    Some(Some(Timed::Tie)) => {
+                        if let Some((_, events)) = twin.timed.get_mut(key) {
+                            events.insert(event.to_owned());
+                        }
+                    }
+                    Some(None) => return Ok(Applied::AlreadyApplied),
+                }
+                twin.applied.push((key.to_owned(), writes));
+                return Ok(Applied::Written);
+            }
+        };
+        let mut step = Timed::Newer;
+        for _ in 0..TIMED_ATTEMPTS {
+            let guard = self.timed_guard(step, key, &time, event)?;
+            let mut items = Vec::with_capacity(writes.len() + 1);
+            items.push(guard);
+            items.extend(writes.iter().cloned());
+            match client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => return Ok(Applied::Written),
+                Err(SdkError::ServiceError(err)) if guard_failed(err.err()) => {}
+                Err(err) => return Err(WriteError::sdk("TransactWriteItems", &err)),
+            }
+            // The guard refused: read it to tell a tie from a change applied before.
+            let (last, events) = self.read_timed(client, key).await?;
+            match timed_step(&last, &events, &time, event) {
+                Some(next) => step = next,
+                None => {
+                    tracing::info!(guard = key, "this change or a newer one was applied before: nothing written");
+                    return Ok(Applied::AlreadyApplied);
+                }
+            }
+        }
+        Err(WriteError::new(format!(
+            "the guard {key} changed under each of {TIMED_ATTEMPTS} attempts: the change is retried later"
+        )))
+    }
+
+    /// The guard's write for a Kinesis change: its key, and its condition for `step`.
+    fn timed_guard(&self, step: Timed, key: &str, time: &str, event: &str) -> Result<TransactWriteItem, WriteError> {
+        let events = AttributeValue::Ss(vec![event.to_owned()]);
+        let mut keys = vec![(self.partition_key.clone(), AttributeValue::S(key.to_owned()))];
+        if let Some((attribute, value)) = &self.sort_key {
+            keys.push((attribute.clone(), AttributeValue::S(value.clone())));
+        }
+        let built = match step {
+            Timed::Newer => {
+                let mut put = Put::builder()
+                    .table_name(&self.table)
+                    .item(LAST_TIME, AttributeValue::S(time.to_owned()))
+                    .item(LAST_EVENTS, events)
+                    .condition_expression("attribute_not_exists(#time) OR #time < :time")
+                    .expression_attribute_names("#time", LAST_TIME)
+                    .expression_attribute_values(":time", AttributeValue::S(time.to_owned()));
+                for (attribute, value) in keys {
+                    put = put.item(attribute, value);
+                }
+                put.build().map(|put| TransactWriteItem::builder().put(put).build())
+            }
+            Timed::Tie => {
+                let mut update = Update::builder()
+                    .table_name(&self.table)
+                    .update_expression("ADD #events :events")
+                    .condition_expression("#time = :time AND NOT contains(#events, :event)")
+                    .expression_attribute_names("#time", LAST_TIME)
+                    .expression_attribute_names("#events", LAST_EVENTS)
+                    .expression_attribute_values(":time", AttributeValue::S(time.to_owned()))
+                    .expression_attribute_values(":event", AttributeValue::S(event.to_owned()))
+                    .expression_attribute_values(":events", events);
+                for (attribute, value) in keys {
+                    update = update.key(attribute, value);
+                }
+                update.build().map(|update| TransactWriteItem::builder().update(update).build())
+            }
+        };
+        built.map_err(|err| WriteError::sdk("building the guard", &err))
+    }
+
+    /// A Kinesis change's guard as stored: its time and events (empty when absent).
+    async fn read_timed(&self, client: &Client, key: &str) -> Result<(String, BTreeSet<String>), WriteError> {
+        let mut get = client
+            .get_item()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key(&self.partition_key, AttributeValue::S(key.to_owned()));
+        if let Some((attribute, value)) = &self.sort_key {
+            get = get.key(attribute, AttributeValue::S(value.clone()));
+        }
+        let item = get.send().await.map_err(|err| WriteError::sdk("GetItem", &err))?.item.unwrap_or_default();
+        let time = match item.get(LAST_TIME) {
+            Some(AttributeValue::S(time)) => time.clone(),
+            _ => String::new(),
+        };
+        let events = match item.get(LAST_EVENTS) {
+            Some(AttributeValue::Ss(events)) => events.iter().cloned().collect(),
+            _ => BTreeSet::new(),
+        };
+        Ok((time, events))
+    }
+}
+
+/// What a Kinesis change at `time` with `event` does against a guard holding `last` and
+/// `events`; `None` when it was applied before, or is older than the last applied.
+fn timed_step(last: &str, events: &BTreeSet<String>, time: &str, event: &str) -> Option<Timed> {
+    match last.cmp(time) {
+        std::cmp::Ordering::Less => Some(Timed::Newer),
+        std::cmp::Ordering::Equal if !events.contains(event) => Some(Timed::Tie),
+        _ => None,
     }
 }
 

@@ -33,6 +33,28 @@
 //! The guard table needs a string partition key (`pk` unless you name another, and
 //! optionally a sort key with a fixed value, for single-table designs). The guard item of
 //! an item is `{pk: "<table>#<keys as JSON>", last_seq: "<40-digit sequence number>"}`.
+//!
+//! # Changes through Kinesis
+//!
+//! A table's Kinesis streaming destination can deliver changes of one item out of order and
+//! more than once, and a Kinesis sequence number orders nothing across shards. For such a
+//! change ([`Metadata::via_kinesis`](crate::Metadata::via_kinesis)) the guard orders by the
+//! change's `ApproximateCreationDateTime` instead, and tells duplicates apart by `eventID`:
+//! it holds `last_time` (40-digit microseconds since the epoch) and `last_events`, the
+//! `eventID`s applied at that time.
+//!
+//! - A change newer than `last_time` is written, and the guard then holds its time and its
+//!   event alone; an older one is skipped ([`Applied::AlreadyApplied`]), as is a change whose
+//!   `eventID` the guard holds (a duplicate).
+//! - **Ties.** The table's `ApproximateCreationDateTimePrecision` (`MILLISECOND` by default,
+//!   or `MICROSECOND`) is all the order there is: two changes of one item within one tick
+//!   carry the same time, and nothing says which came first. Both are written (each once),
+//!   in the order they arrive, which may not be the order they were made. Nothing is lost
+//!   or applied twice; but writes that depend on order (a `SET` of the latest status, rather
+//!   than an `ADD`) may end with the earlier of the two. Use `MICROSECOND` precision where
+//!   that matters.
+//! - Do not guard one item from both a DynamoDB stream and a Kinesis destination: the two
+//!   orders cannot be compared.
 
 mod error;
 mod guard;

@@ -76,6 +76,36 @@ pub fn kinesis_record(record: &StreamRecord) -> Value {
     })
 }
 
+/// These records as a table's Kinesis streaming destination may deliver them: AWS documents
+/// that records of one item can arrive out of order and more than once. Each record is
+/// repeated with probability `duplicates` (0.0 to 1.0), then records move up to `reach`
+/// places from where they stand; `seed` makes it reproducible.
+pub fn kinesis_disorder(records: &[StreamRecord], duplicates: f64, reach: usize, seed: u64) -> Vec<StreamRecord> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        // xorshift64: reproducible and good enough to shuffle a test's records.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut out: Vec<(usize, StreamRecord)> = Vec::with_capacity(records.len() * 2);
+    for (position, record) in records.iter().enumerate() {
+        out.push((position, record.clone()));
+        if (next() % 1_000) as f64 / 1_000.0 < duplicates {
+            out.push((position, record.clone()));
+        }
+    }
+    let reach = reach as u64;
+    let mut keyed: Vec<(u64, usize, StreamRecord)> = out
+        .into_iter()
+        .enumerate()
+        .map(|(at, (_, record))| (at as u64 * (reach + 1) + next() % (reach * (reach + 1) + 1), at, record))
+        .collect();
+    keyed.sort_by_key(|(key, at, _)| (*key, *at));
+    keyed.into_iter().map(|(_, _, record)| record).collect()
+}
+
 /// The Lambda event of a Kinesis data stream carrying these records' changes (see
 /// [`kinesis_record`]), as bytes.
 pub fn kinesis_event(records: &[StreamRecord]) -> Vec<u8> {

@@ -74,8 +74,8 @@ pub use esm::{
     OnFailureRecord, Simulator, Trace,
 };
 pub use event::{
-    batch_len, kinesis_event, kinesis_record, kinesis_sequence_number, lambda_batches, lambda_event, pipes_event,
-    MAX_PAYLOAD_BYTES,
+    batch_len, kinesis_disorder, kinesis_event, kinesis_record, kinesis_sequence_number, lambda_batches, lambda_event,
+    pipes_event, MAX_PAYLOAD_BYTES,
 };
 pub use item::{item_size, KeySchema};
 #[cfg(feature = "runner")]
