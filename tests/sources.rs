@@ -174,6 +174,72 @@ async fn the_aws_documentation_pipes_example_is_read() {
     );
 }
 
+#[tokio::test]
+async fn a_kinesis_event_captured_from_aws_is_read() {
+    // Powertools for AWS Lambda (TypeScript, MIT-0), packages/parser/tests/events/kinesis/
+    // dynamodb-stream.json: two inserts captured from a table's Kinesis streaming
+    // destination, the time in milliseconds, `userIdentity` null.
+    let table = "PowertoolsEventsStack-DynamoDBTable59784FC0-8NKAMTERTAXY";
+    let arn = "arn:aws:kinesis:eu-west-1:1234567789012:stream/PowertoolsEventsStack-KinesisStream46752A3E-u0C9B3ZKjgG0";
+    let records = [
+        ("859F7C064A4818874FA67ABEC9BF2AF1", "49657828409187701520019995242508390119953358325192589314",
+         "eyJhd3NSZWdpb24iOiJldS13ZXN0LTEiLCJldmVudElEIjoiZDk0MjgwMjktMGY2My00MDU2LTg2ZGEtY2UxMGQ1NDViMWI5IiwiZXZlbnROYW1lIjoiSU5TRVJUIiwidXNlcklkZW50aXR5IjpudWxsLCJyZWNvcmRGb3JtYXQiOiJhcHBsaWNhdGlvbi9qc29uIiwidGFibGVOYW1lIjoiUG93ZXJ0b29sc0V2ZW50c1N0YWNrLUR5bmFtb0RCVGFibGU1OTc4NEZDMC04TktBTVRFUlRBWFkiLCJkeW5hbW9kYiI6eyJBcHByb3hpbWF0ZUNyZWF0aW9uRGF0ZVRpbWUiOjE3MzE5MjQ1NTUzNzAsIktleXMiOnsiaWQiOnsiUyI6InJlY29yZC0xcWl0Mnk4MTlnaSJ9fSwiTmV3SW1hZ2UiOnsiaWQiOnsiUyI6InJlY29yZC0xcWl0Mnk4MTlnaSJ9LCJkYXRhIjp7IlMiOiJkYXRhLXg2YXE3Y2tkcGdrIn19LCJTaXplQnl0ZXMiOjYwfSwiZXZlbnRTb3VyY2UiOiJhd3M6ZHluYW1vZGIifQ==",
+         1731924555.932),
+        ("6037E47B707479B67E577C989D96E9F8", "49657828409187701520019995242509599045772972954367295490",
+         "eyJhd3NSZWdpb24iOiJldS13ZXN0LTEiLCJldmVudElEIjoiYWE1NmNhZDQtMzExYS00NmM4LWFiNWYtYzdhMTNhN2E2Mjk4IiwiZXZlbnROYW1lIjoiSU5TRVJUIiwidXNlcklkZW50aXR5IjpudWxsLCJyZWNvcmRGb3JtYXQiOiJhcHBsaWNhdGlvbi9qc29uIiwidGFibGVOYW1lIjoiUG93ZXJ0b29sc0V2ZW50c1N0YWNrLUR5bmFtb0RCVGFibGU1OTc4NEZDMC04TktBTVRFUlRBWFkiLCJkeW5hbW9kYiI6eyJBcHByb3hpbWF0ZUNyZWF0aW9uRGF0ZVRpbWUiOjE3MzE5MjQ1NTUzNzAsIktleXMiOnsiaWQiOnsiUyI6InJlY29yZC1mdnhuM3E0cTVqdyJ9fSwiTmV3SW1hZ2UiOnsiaWQiOnsiUyI6InJlY29yZC1mdnhuM3E0cTVqdyJ9LCJkYXRhIjp7IlMiOiJkYXRhLTRlb21wanM4OW41In19LCJTaXplQnl0ZXMiOjYwfSwiZXZlbnRTb3VyY2UiOiJhd3M6ZHluYW1vZGIifQ==",
+         1731924555.935),
+    ];
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(partition_key, sequence_number, data, arrival)| {
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": partition_key,
+                    "sequenceNumber": sequence_number,
+                    "data": data,
+                    "approximateArrivalTimestamp": arrival,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{sequence_number}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::1234567789012:role/PowertoolsEventsStack-KinesisConsumerFunctionServic-JG17OEKZaDq6",
+                "awsRegion": "eu-west-1",
+                "eventSourceARN": arn,
+            })
+        })
+        .collect();
+    let payload = kinesis_payload(records);
+    let seen: Arc<Mutex<Vec<(String, Option<String>, Option<u128>, bool)>>> = Arc::default();
+    let log = seen.clone();
+    let router = Router::new().stream(table, move |change: Change<Item>| {
+        let id = match change.keys.get("id") {
+            Some(AttributeValue::S(id)) => id.clone(),
+            _ => String::new(),
+        };
+        let fail = id == "record-fvxn3q4q5jw";
+        log.lock().unwrap_or_else(|e| e.into_inner()).push((
+            id,
+            change.meta.table_name.clone(),
+            change.meta.creation_micros(),
+            change.meta.via_kinesis(),
+        ));
+        std::future::ready(if fail { Err::<(), BoxError>("no".into()) } else { Ok(()) })
+    });
+    let response = router.handle(&payload, &Context::default()).await;
+    assert_eq!(named(response), vec!["49657828409187701520019995242509599045772972954367295490".to_owned()]);
+    let at = Some(1_731_924_555_370_000u128);
+    let table = Some(table.to_owned());
+    assert_eq!(
+        *seen.lock().unwrap_or_else(|e| e.into_inner()),
+        vec![
+            ("record-1qit2y819gi".to_owned(), table.clone(), at, true),
+            ("record-fvxn3q4q5jw".to_owned(), table, at, true),
+        ]
+    );
+}
+
 /// The same records and the same failure delivered as a stream event and in another
 /// shape: the other shape's answer names the record the stream event's answer names (by
 /// `identifier` instead of its sequence number), and the same records were handled before
