@@ -211,7 +211,8 @@ async fn a_kinesis_event_captured_from_aws_is_read() {
         })
         .collect();
     let payload = kinesis_payload(records);
-    let seen: Arc<Mutex<Vec<(String, Option<String>, Option<u128>, bool)>>> = Arc::default();
+    type Seen = (String, Option<String>, Option<u128>, bool);
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let log = seen.clone();
     let router = Router::new().stream(table, move |change: Change<Item>| {
         let id = match change.keys.get("id") {
