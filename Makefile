@@ -6,10 +6,11 @@ SHELL := /bin/bash
 
 CARGO_LAMBDA_VERSION := 1.9.2
 CFN_LINT_VERSION := 1.58.0
+CFN_LINT_SERVERLESS_VERSION := 0.3.6
 MOTO_VERSION := 5.2.5
 
 VENV := .venv
-TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-moto-$(MOTO_VERSION)
+TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-serverless-$(CFN_LINT_SERVERLESS_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench bench-runner build deploy clean audit
@@ -20,10 +21,11 @@ help: ## List the targets
 $(TOOLS):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
-		cargo-lambda==$(CARGO_LAMBDA_VERSION) cfn-lint==$(CFN_LINT_VERSION) 'moto[server]==$(MOTO_VERSION)'
+		cargo-lambda==$(CARGO_LAMBDA_VERSION) cfn-lint==$(CFN_LINT_VERSION) \
+		cfn-lint-serverless==$(CFN_LINT_SERVERLESS_VERSION) 'moto[server]==$(MOTO_VERSION)'
 	touch $@
 
-tools: $(TOOLS) ## Install cargo-lambda, cfn-lint and moto (pinned) into .venv
+tools: $(TOOLS) ## Install cargo-lambda, cfn-lint (with the serverless rules) and moto (pinned) into .venv
 
 demo: $(TOOLS) ## The main job on local defaults: the handlers on live local streams through the runner, tables checked
 	scripts/with-moto cargo run --locked --quiet -p handlers --example demo
@@ -41,8 +43,8 @@ lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 unit: $(TOOLS) ## Unit, property and workspace tests; DynamoDB tests against moto on 127.0.0.1
 	scripts/with-moto cargo test --workspace --all-features --locked
 
-template: $(TOOLS) ## Check template.yaml offline: cfn-lint, then the project's own invariants
-	cfn-lint --non-zero-exit-code informational template.yaml
+template: $(TOOLS) ## Check template.yaml offline: cfn-lint with the serverless rules, then the project's own invariants
+	cfn-lint --non-zero-exit-code informational --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(VENV)/bin/python tests/template_invariants.py
 
 invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real Lambda runtime interface, one at a time and four at once

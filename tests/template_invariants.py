@@ -2,16 +2,26 @@
 """Invariants of template.yaml that cfn-lint cannot know, parsed with cfn-lint's own loader.
 
 - Every stream consumer: TRIM_HORIZON, explicit BatchSize and MaximumBatchingWindowInSeconds,
-  ReportBatchItemFailures, bisect, bounded retries and record age, an SQS dead-letter queue.
+  ReportBatchItemFailures, bisect, bounded retries and record age, and an on-failure
+  destination that keeps the records (an S3 bucket, retained, encrypted, private, with a
+  lifecycle rule, that notifies the alarm topic of each object), with the role's grants for it.
+- Every consumer's function has its alarms (iterator age, errors, throttles, destination
+  delivery failures) notifying the alarm topic; the iterator-age threshold is below the
+  mapping's maximum record age.
 - Every deployable binary of handlers/ (the fault-injection test tool excepted) has exactly one
   function, and every function's binary exists.
-- No wildcard actions; no "*" resource except for dynamodb:ListStreams, which requires it.
+- No wildcard actions; no "*" resource except for dynamodb:ListStreams and the X-Ray writes,
+  which require it.
 - Every table a function writes is in its policy and its environment, and every table in its
   environment that is not a stream it reads is one it writes.
 - The deadline margin is set and leaves the function most of its timeout.
-- Every DynamoDB stream has at most two readers (mappings deployed whatever the parameters);
-  a Kinesis source is a table's Kinesis streaming destination.
+- Every DynamoDB stream has at most two readers under every combination of the parameters
+  that decide conditions; a Kinesis source is a table's Kinesis streaming destination.
+- Tables deployed whatever the parameters have deletion protection and are retained; log
+  groups are retained.
 """
+
+import itertools
 
 import pathlib
 import re
@@ -23,6 +33,31 @@ from lambda_watch import Checks
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+STAR_ACTIONS = [["dynamodb:ListStreams"], ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]]
+ALARMS = {"IteratorAge", "Errors", "Throttles", "DestinationDeliveryFailures"}
+
+
+def holds(condition, conditions, params):
+    """Evaluates a template condition (Equals, Not, And, Or, Condition, Ref) for these parameters."""
+    def value(v):
+        if isinstance(v, dict) and "Ref" in v:
+            return params[v["Ref"]]
+        return v
+    def ev(c):
+        if isinstance(c, dict):
+            (op, args), = c.items()
+            if op == "Fn::Equals":
+                return value(args[0]) == value(args[1])
+            if op == "Fn::Not":
+                return not ev(args[0])
+            if op == "Fn::And":
+                return all(ev(a) for a in args)
+            if op == "Fn::Or":
+                return any(ev(a) for a in args)
+            if op == "Condition":
+                return ev(conditions[args])
+        raise ValueError(f"unknown condition {c}")
+    return ev(conditions[condition])
 
 
 def ref(value):
@@ -51,7 +86,11 @@ def main():
     of_type = lambda kind: {name: r for name, r in resources.items() if r["Type"] == kind}
     functions = of_type("AWS::Serverless::Function")
     mappings = of_type("AWS::Lambda::EventSourceMapping")
-    queues = of_type("AWS::SQS::Queue")
+    buckets = of_type("AWS::S3::Bucket")
+    topics = of_type("AWS::SNS::Topic")
+    alarms = of_type("AWS::CloudWatch::Alarm")
+    conditions = template.get("Conditions", {})
+    parameters = template.get("Parameters", {})
     tables = of_type("AWS::DynamoDB::Table")
 
     checks.check("there are stream consumers", len(mappings) >= 4, list(mappings))
@@ -64,8 +103,18 @@ def main():
         retries, age = p.get("MaximumRetryAttempts"), p.get("MaximumRecordAgeInSeconds")
         checks.check(f"{name}: bounded retries", isinstance(retries, int) and 0 <= retries <= 10, retries)
         checks.check(f"{name}: bounded record age", isinstance(age, int) and 60 <= age <= 604800, age)
-        dlq = ref(p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
-        checks.check(f"{name}: an SQS dead-letter queue", dlq in queues, dlq)
+        destination = ref(p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
+        bucket = buckets.get(destination, {})
+        bp = bucket.get("Properties", {})
+        checks.check(f"{name}: failures kept in an S3 bucket (the whole invocation)", destination in buckets, destination)
+        checks.check(f"{name}: the failure bucket is retained, encrypted, private, expiring",
+                     bucket.get("DeletionPolicy") == "Retain" and "BucketEncryption" in bp
+                     and all(bp.get("PublicAccessBlockConfiguration", {}).get(k) is True for k in
+                             ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"])
+                     and any(r.get("ExpirationInDays") for r in bp.get("LifecycleConfiguration", {}).get("Rules", [])), bp)
+        notified = [ref(t.get("Topic")) for t in bp.get("NotificationConfiguration", {}).get("TopicConfigurations", [])
+                    if t.get("Event", "").startswith("s3:ObjectCreated")]
+        checks.check(f"{name}: what reaches the failure bucket notifies a topic", any(t in topics for t in notified), notified)
         source = ref(p.get("EventSourceArn"))
         kinesis_destinations = {ref(t["Properties"].get("KinesisStreamSpecification", {}).get("StreamArn")) for t in tables.values()}
         reads_stream = source in tables and "StreamSpecification" in tables[source]["Properties"]
@@ -73,13 +122,40 @@ def main():
         checks.check(f"{name}: reads a table's stream or its Kinesis destination", reads_stream or reads_kinesis, source)
         checks.check(f"{name}: feeds a function", ref(p.get("FunctionName")) in functions, p.get("FunctionName"))
 
-    readers = {}
+    # Every combination of the parameters that have allowed values (the others only name things).
+    choices = {k: v.get("AllowedValues", [v.get("Default", "")]) for k, v in parameters.items()}
+    if "AlarmEmail" in choices:
+        choices["AlarmEmail"] = ["", "ops@example.com"]
+    for combination in itertools.product(*choices.values()):
+        params = dict(zip(choices, combination))
+        readers = {}
+        for name, mapping in mappings.items():
+            if "Condition" not in mapping or holds(mapping["Condition"], conditions, params):
+                readers.setdefault(ref(mapping["Properties"]["EventSourceArn"]), []).append(name)
+        shown = ",".join(f"{k}={v}" for k, v in params.items() if k != "Prefix")
+        for source, names in readers.items():
+            if source in tables:
+                checks.check(f"{source} stream: at most two readers ({shown})", len(names) <= 2, names)
+
     for name, mapping in mappings.items():
-        if "Condition" not in mapping:
-            readers.setdefault(ref(mapping["Properties"]["EventSourceArn"]), []).append(name)
-    for source, names in readers.items():
-        if source in tables:
-            checks.check(f"{source} stream: at most two readers", len(names) <= 2, names)
+        function = ref(mapping["Properties"]["FunctionName"])
+        age = mapping["Properties"].get("MaximumRecordAgeInSeconds")
+        mine = [a["Properties"] for a in alarms.values()
+                if any(ref(d.get("Value")) == function for d in a["Properties"].get("Dimensions", []))]
+        metrics = {a.get("MetricName") for a in mine}
+        checks.check(f"{function}: alarms on {sorted(ALARMS)}", ALARMS <= metrics, sorted(metrics))
+        checks.check(f"{function}: every alarm notifies a topic",
+                     mine and all(any(ref(t) in topics for t in a.get("AlarmActions", [])) for a in mine), mine)
+        ages = [a.get("Threshold") for a in mine if a.get("MetricName") == "IteratorAge"]
+        checks.check(f"{function}: iterator-age alarm ({ages} ms) well before records are discarded ({age} s)",
+                     bool(ages) and all(t <= age * 1000 / 2 for t in ages), (ages, age))
+        role = ref(functions.get(function, {}).get("Properties", {}).get("Role"))
+        statements = resources.get(role, {}).get("Properties", {}).get("Policies", [{}])[0].get("PolicyDocument", {}).get("Statement", [])
+        destination = ref(mapping["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
+        grants = {(a, str(r)) for st in statements for a in as_list(st["Action"]) for r in as_list(st["Resource"])}
+        checks.check(f"{function}: may list and write its failure bucket",
+                     any(a == "s3:ListBucket" and destination in r for a, r in grants)
+                     and any(a == "s3:PutObject" and destination in r for a, r in grants), sorted(grants))
 
     by_binary = {}
     for name, function in functions.items():
@@ -100,7 +176,7 @@ def main():
             targets = as_list(statement["Resource"])
             checks.check(f"{name}/{statement.get('Sid')}: no wildcard action", not any("*" in a for a in actions), actions)
             if "*" in targets:
-                checks.check(f"{name}/{statement.get('Sid')}: '*' only for ListStreams", actions == ["dynamodb:ListStreams"], actions)
+                checks.check(f"{name}/{statement.get('Sid')}: '*' only for ListStreams and X-Ray", actions in STAR_ACTIONS, actions)
             for action in actions:
                 if action in WRITE_ACTIONS:
                     for target in targets:
@@ -126,6 +202,13 @@ def main():
                      p.get("BillingMode") == "PAY_PER_REQUEST"
                      and p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True
                      and p.get("SSESpecification", {}).get("SSEEnabled") is True, p)
+        if "Condition" not in table:
+            checks.check(f"{name}: deletion protection, retained",
+                         p.get("DeletionProtectionEnabled") is True and table.get("DeletionPolicy") == "Retain", table)
+    for name, group in of_type("AWS::Logs::LogGroup").items():
+        checks.check(f"{name}: retained on stack deletion", group.get("DeletionPolicy") == "Retain", group)
+    for name, topic in topics.items():
+        checks.check(f"{name}: encrypted with a key alarms can use", ref(topic["Properties"].get("KmsMasterKeyId")) in resources, topic)
     return checks.finish()
 
 
