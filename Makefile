@@ -13,7 +13,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-serverless-$(CFN_LINT_SERVERLESS_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench bench-runner build deploy clean audit
+.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench bench-runner build deploy clean audit redrive
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -60,6 +60,11 @@ outside: $(TOOLS) ## The README's "Your own function, locally" from a crate outs
 crash: $(TOOLS) ## Kill -9 the stream runner at random points over 2,000 writes (moto), restart it; then kill an owner and watch its standby take over; nothing lost, order kept, duplicates bounded
 	cargo build --locked --quiet -p handlers --example crash_runner
 	scripts/with-moto $(VENV)/bin/python tests/runner_crash.py
+
+redrive: ## Run a failure destination's records through a function's router again: FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] or QUEUE=<url>
+	@test -n "$(FUNCTION)" || { echo "make redrive FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] | QUEUE=<queue url>"; exit 2; }
+	cargo run --quiet --release --locked -p redrive -- --function "$(FUNCTION)" \
+		$(if $(BUCKET),--bucket "$(BUCKET)" --prefix "$(PREFIX)",) $(if $(QUEUE),--queue "$(QUEUE)",)
 
 bench-runner: $(TOOLS) ## The runner catching up a 3,000-record backlog on moto, read-ahead off and on, interleaved
 	cargo build --release --locked --quiet -p handlers --example runner_backlog

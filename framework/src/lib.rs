@@ -93,6 +93,8 @@ pub mod logging;
 mod metrics;
 mod payload;
 mod process;
+#[cfg(feature = "redrive")]
+pub mod redrive;
 mod response;
 mod route;
 #[cfg(feature = "runner")]

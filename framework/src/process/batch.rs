@@ -129,6 +129,15 @@ pub(crate) fn outcome_so_far(payload: &[u8], invocation: &Invocation, failure: F
     }
 }
 
+/// What the answer would name each of a payload's records by, in stream order (`None` for
+/// a record without one): the redrive reports each record by it.
+#[cfg(feature = "redrive")]
+pub(crate) fn identifiers(payload: &[u8]) -> Result<Vec<Option<String>>, Error> {
+    let decoded = source::decode(payload)?;
+    let (records, identifier) = records_in_order(&decoded);
+    Ok(records.iter().map(|record| Reported::of(record, identifier).identifier).collect())
+}
+
 /// A record too malformed to name its stream fails where it stands.
 fn unroutable_malformed(record: &RawRecord<'_>) -> SegmentFailure {
     let error = match &record.parsed {

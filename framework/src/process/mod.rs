@@ -13,6 +13,8 @@ mod progress;
 mod span;
 mod supervise;
 
+#[cfg(feature = "redrive")]
+pub(crate) use batch::identifiers;
 pub(crate) use batch::Outcome;
 pub(crate) use control::Control;
 pub(crate) use deadline::Deadline;

@@ -1,0 +1,154 @@
+//! Redrive (feature `redrive`): records Lambda discarded after its retries, run again through
+//! the same [`Router`].
+//!
+//! A mapping's on-failure destination receives one JSON document per discarded batch:
+//! - an S3 destination, the whole invocation: the batch's metadata and the `payload` Lambda
+//!   sent the function;
+//! - an SQS queue or an SNS topic, the metadata only (`DDBStreamBatchInfo`: the stream, the
+//!   shard, the first and last sequence numbers). The records are then re-read from the
+//!   stream, which keeps them 24 hours; past that they are gone, and the redrive says so.
+//!
+//! [`redrive`] takes one such document (an SNS notification wrapping it too) and answers
+//! with each record's fate: processed, failed (with why), or not started because an earlier
+//! record failed (records run in stream order and stop at the first failure, as under
+//! Lambda). Nothing is skipped silently. Handlers must be idempotent, as always with
+//! Lambda: a redrive run twice, or a record the function had processed before the batch was
+//! discarded, runs them again.
+//!
+//! Fetching the documents (listing a bucket, receiving from a queue) is the caller's: the
+//! workspace's `redrive` command does it for the shop's functions.
+
+mod failure_record;
+mod outcome;
+
+use std::time::Duration;
+
+pub use failure_record::{BatchInfo, FailureRecord};
+pub use outcome::{RecordFate, RecoveredFrom, Redriven};
+
+use crate::runner::{SourceError, StartAt, StreamSource};
+use crate::{Context, Error, Router, SequenceNumber};
+
+/// How long each redriven batch may run: Lambda's longest timeout.
+pub const REDRIVE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Empty `GetRecords` pages in a row after which an open shard is taken to hold nothing more
+/// of the range.
+const EMPTY_PAGES: usize = 5;
+
+/// Why a document could not be redriven at all.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RedriveError {
+    /// The document is not a failure destination's record; what is wrong with it.
+    NotAFailureRecord(String),
+    /// The document carries only metadata, and its records are no longer in the stream (past
+    /// the stream's 24 h retention, or the stream is gone): they cannot be recovered.
+    Gone(String),
+    /// The document carries only metadata and no stream was given to re-read it from (or it
+    /// names a Kinesis batch, which this redrive cannot re-read).
+    CannotReread(String),
+    /// Reading the stream failed (throttling, network, permissions): try again.
+    Stream(SourceError),
+}
+
+impl std::fmt::Display for RedriveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotAFailureRecord(why) => write!(f, "not a failure destination's record: {why}"),
+            Self::Gone(why) => write!(f, "the records cannot be recovered: {why}"),
+            Self::CannotReread(why) => write!(f, "the records cannot be re-read: {why}"),
+            Self::Stream(error) => write!(f, "reading the stream failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for RedriveError {}
+
+/// Redrives one failure destination document through `router`: from its payload when it
+/// has one, otherwise from `stream` (the records re-read by their sequence range).
+pub async fn redrive<S: StreamSource>(
+    router: &Router,
+    stream: Option<&S>,
+    document: &[u8],
+) -> Result<Redriven, RedriveError> {
+    let record = FailureRecord::parse(document).map_err(RedriveError::NotAFailureRecord)?;
+    let (payload, from) = match record.payload {
+        Some(payload) => (payload, RecoveredFrom::Payload),
+        None => (reread(&record.batch, stream).await?, RecoveredFrom::Stream),
+    };
+    let identifiers = crate::process::identifiers(&payload).map_err(|error| {
+        RedriveError::NotAFailureRecord(format!("its payload is not an event the router reads: {error}"))
+    })?;
+    let mut context = Context::default();
+    context.request_id = format!("redrive-{}", record.batch.start_sequence_number);
+    let deadline = std::time::SystemTime::now() + REDRIVE_TIMEOUT;
+    context.deadline = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
+    let answered = router.handle_reporting(bytes::Bytes::from(payload), &context).await;
+    Ok(Redriven::new(record.batch, from, identifiers, answered))
+}
+
+/// The batch's records, re-read from the stream by their sequence range, as an event.
+async fn reread<S: StreamSource>(batch: &BatchInfo, stream: Option<&S>) -> Result<Vec<u8>, RedriveError> {
+    if batch.stream_arn.split(':').nth(2) == Some("kinesis") {
+        return Err(RedriveError::CannotReread(format!(
+            "{} is a Kinesis stream; its failure records keep their payload only in an S3 destination",
+            batch.stream_arn
+        )));
+    }
+    let Some(stream) = stream else {
+        return Err(RedriveError::CannotReread(
+            "the document has no payload (an SQS or SNS destination keeps only the sequence range) and no stream \
+             was given to re-read the range from"
+                .into(),
+        ));
+    };
+    let gone = |error: SourceError| match error {
+        SourceError::Trimmed(why) => RedriveError::Gone(format!(
+            "shard {} from {} is past the stream's 24-hour retention ({why})",
+            batch.shard_id, batch.start_sequence_number
+        )),
+        SourceError::NotFound(why) => RedriveError::Gone(format!("the stream or shard no longer exists ({why})")),
+        other => RedriveError::Stream(other),
+    };
+    let start = SequenceNumber::new(batch.start_sequence_number.clone());
+    let end = SequenceNumber::new(batch.end_sequence_number.clone());
+    let mut iterator =
+        stream.iterator(&batch.stream_arn, &batch.shard_id, &StartAt::At(start.clone())).await.map_err(gone)?;
+    let mut records = Vec::new();
+    let mut empty = 0;
+    loop {
+        let page = stream.records(&batch.stream_arn, &iterator, 1_000).await.map_err(gone)?;
+        empty = if page.records.is_empty() { empty + 1 } else { 0 };
+        let mut past_end = false;
+        for record in page.records {
+            if record.sequence_number > end {
+                past_end = true;
+                break;
+            }
+            if record.sequence_number >= start {
+                records.push(record.lambda_json);
+            }
+        }
+        let reached_end = records.last().and_then(|r| r["dynamodb"]["SequenceNumber"].as_str()) == Some(end.as_str());
+        match page.next_iterator {
+            Some(next) if !past_end && !reached_end && empty < EMPTY_PAGES => iterator = next,
+            _ => break,
+        }
+    }
+    if records.is_empty() {
+        return Err(RedriveError::Gone(format!(
+            "shard {} of {} holds none of {}..={} any more",
+            batch.shard_id, batch.stream_arn, batch.start_sequence_number, batch.end_sequence_number
+        )));
+    }
+    serde_json::to_vec(&serde_json::json!({ "Records": records }))
+        .map_err(|err| RedriveError::NotAFailureRecord(format!("the re-read records do not serialize: {err}")))
+}
+
+/// A whole-invocation error as each record's failure.
+pub(crate) fn invocation_failed(error: &Error) -> String {
+    format!("the whole batch failed: {error}")
+}

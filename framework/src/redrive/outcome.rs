@@ -1,0 +1,99 @@
+//! What a redrive did with each record.
+
+use crate::process::FailureNote;
+use crate::{BatchResponse, Error};
+
+use super::BatchInfo;
+
+/// Where the records came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecoveredFrom {
+    /// The invocation's payload, kept by an S3 destination.
+    Payload,
+    /// The stream, re-read by the batch's sequence range.
+    Stream,
+}
+
+/// One record's fate in a redrive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordFate {
+    /// Its handler succeeded (or a filter let it pass).
+    Processed,
+    /// It failed again; why.
+    Failed(String),
+    /// It did not run: an earlier record of the batch failed.
+    NotStarted,
+}
+
+/// A redriven batch: each record by the identifier its source names it by, in stream
+/// order, with its fate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redriven {
+    /// The batch, as the failure record describes it.
+    pub batch: BatchInfo,
+    /// Where its records came from.
+    pub from: RecoveredFrom,
+    /// Each record (its sequence number, or `eventID` for a pipe's) and its fate.
+    pub records: Vec<(String, RecordFate)>,
+}
+
+impl Redriven {
+    pub(crate) fn new(
+        batch: BatchInfo,
+        from: RecoveredFrom,
+        identifiers: Vec<Option<String>>,
+        answered: Result<(BatchResponse, Option<FailureNote>), Error>,
+    ) -> Self {
+        let name = |position: usize, id: Option<String>| id.unwrap_or_else(|| format!("record at position {position}"));
+        let records = match answered {
+            Err(error) => {
+                let why = super::invocation_failed(&error);
+                identifiers
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, id)| (name(n, id), RecordFate::Failed(why.clone())))
+                    .collect()
+            }
+            Ok((response, note)) => {
+                let failed = response.failed_identifiers().first().map(|id| (*id).to_owned());
+                let why = note.map_or_else(|| "failed".to_owned(), |note| note.reason);
+                if failed.is_some() && !identifiers.contains(&failed) {
+                    // Never guess which records ran: an answer naming no record of the batch
+                    // leaves each of them unprocessed.
+                    let why = format!("the answer named {failed:?}, which is not in the batch");
+                    return Self {
+                        batch,
+                        from,
+                        records: identifiers
+                            .into_iter()
+                            .enumerate()
+                            .map(|(n, id)| (name(n, id), RecordFate::Failed(why.clone())))
+                            .collect(),
+                    };
+                }
+                let mut seen_failure = false;
+                identifiers
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, id)| {
+                        let fate = if seen_failure {
+                            RecordFate::NotStarted
+                        } else if failed.is_some() && id == failed {
+                            seen_failure = true;
+                            RecordFate::Failed(why.clone())
+                        } else {
+                            RecordFate::Processed
+                        };
+                        (name(n, id), fate)
+                    })
+                    .collect()
+            }
+        };
+        Self { batch, from, records }
+    }
+
+    /// Whether every record was processed.
+    pub fn all_processed(&self) -> bool {
+        self.records.iter().all(|(_, fate)| *fate == RecordFate::Processed)
+    }
+}
