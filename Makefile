@@ -77,9 +77,11 @@ $(BENCH_TOOLS): $(TOOLS)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check matplotlib==$(MATPLOTLIB_VERSION)
 	touch $@
 
-bench: $(BENCH_TOOLS) ## Benchmarks: decoding, memory, concurrency, start-up; tables and docs/benchmarks.png
+bench: $(BENCH_TOOLS) ## Benchmarks: end to end through the Runtime API, decoding, memory, concurrency, start-up; tables and docs/benchmarks.png
 	cargo bench --locked -p ddbstream --bench decode --bench concurrency --bench memory
 	cargo build --release --locked -p handlers --bin orders-projector
+	cargo build --release --locked -p ddbstream --example e2e
+	$(VENV)/bin/python scripts/bench_e2e.py
 	$(VENV)/bin/python scripts/bench_startup.py target/release/orders-projector
 	$(VENV)/bin/python scripts/bench_chart.py
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The benchmark report's figures and chart, from the last `make bench` run.
 
-Reads criterion's estimates (target/criterion/) and the memory and start-up figures
-(target/bench-figures/), prints the tables that docs/benchmarks.md shows, and draws
-docs/benchmarks.png. Run by `make bench` after the benchmarks.
+Reads criterion's estimates (target/criterion/), the memory and start-up figures
+(target/bench-figures/) and the end-to-end figures (target/bench-e2e.json), prints the
+tables that docs/benchmarks.md shows, and draws docs/benchmarks.png. Run by `make bench` after the benchmarks.
 """
 
 import json
@@ -35,6 +35,10 @@ def main() -> None:
     concurrency = {name: mean_ms("per_key_2ms_io_1000_records_100_keys", name) for name in CONCURRENCY}
     memory = json.loads((FIGURES / "memory.json").read_text())
     startup = json.loads((FIGURES / "startup.json").read_text())
+    e2e_path = ROOT / "target" / "bench-e2e.json"
+    if not e2e_path.exists():
+        sys.exit(f"{e2e_path} is missing: run `make bench` first")
+    e2e = json.loads(e2e_path.read_text())
 
     print("| records | framework | baseline | floor | baseline / framework | framework / floor |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -50,13 +54,31 @@ def main() -> None:
     for c in ["framework", "baseline"]:
         peak = memory[f"{c}_peak_bytes"]
         print(f"  {c}: {peak / 1e6:.2f} MB ({peak / payload:.2f}x the payload)")
+    summary = e2e["summary"]
+    print("\n| contender | median | peak resident memory |\n| --- | ---: | ---: |")
+    for label, r in e2e["results"].items():
+        print(f"| {label} | {r['median_ms']:.2f} ms | {r['peak_kib'] / 1024:.1f} MiB |")
+    print(f"framework / baseline {summary['framework_over_baseline']:.2f}x, framework / floor "
+          f"{summary['framework_over_floor']:.2f}x, Kinesis / stream {summary['kinesis_over_stream']:.2f}x")
     print(
         f"\n{startup['binary']}: start-up median {startup['startup_ms_median']:.2f} ms over {startup['runs']} runs, "
         f"stripped size {startup['size_bytes'] / 1e6:.2f} MB"
     )
 
     colors = {"framework": "#2b6cb0", "baseline": "#c05621", "floor": "#718096"}
-    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.8))
+    fig, (e2e_axis, left, middle, right) = plt.subplots(1, 4, figsize=(21, 4.8))
+    labels = list(e2e["results"])
+    values = [e2e["results"][label]["median_ms"] for label in labels]
+    palette = [colors.get(label.split(",")[0], "#4299e1") for label in labels]
+    bars = e2e_axis.bar(range(len(labels)), values, color=palette)
+    e2e_axis.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=8)
+    e2e_axis.set_xticks(range(len(labels)), [label.replace(", ", ",\n") for label in labels], fontsize=7)
+    baseline_ms, floor_ms = e2e["results"]["baseline"]["median_ms"], e2e["results"]["floor"]["median_ms"]
+    e2e_axis.axhline(0.40 * baseline_ms, color="#2f855a", linestyle="--", label="target: 0.40x the baseline")
+    e2e_axis.axhline(2.5 * floor_ms, color="#805ad5", linestyle=":", label="target: 2.5x the floor")
+    e2e_axis.set_ylabel("ms per invocation (median)")
+    e2e_axis.set_title("Through the Runtime API, 5,000 records")
+    e2e_axis.legend(fontsize=7)
     width = 0.27
     for k, c in enumerate(CONTENDERS):
         xs = [i + (k - 1) * width for i in range(len(SIZES))]

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{service_fn, LambdaEvent, LambdaInvocation};
-use serde_json::value::RawValue;
 
 use crate::{Error, Router};
 
@@ -28,8 +28,9 @@ impl Router {
     /// shared between them, so a state must be safe to use from several invocations at once
     /// (SDK clients are). Otherwise invocations are served one at a time.
     ///
-    /// The event is taken as raw JSON, so the router decides what is malformed, record by
-    /// record. `DDBSTREAM_DEADLINE_MARGIN_MS` sets the deadline margin unless
+    /// The event's bytes go to the router as the Runtime API sent them (the runtime crate
+    /// neither parses nor copies them first), so the router decides what is malformed,
+    /// record by record, in one read of the payload. `DDBSTREAM_DEADLINE_MARGIN_MS` sets the deadline margin unless
     /// [`deadline_margin`](Self::deadline_margin) did.
     ///
     /// `DDBSTREAM_METRICS_NAMESPACE` turns on [`metrics`](Self::metrics) unless they are on.
@@ -56,10 +57,12 @@ impl Router {
         let router = Arc::new(self);
         let service = service_fn({
             let router = Arc::clone(&router);
-            move |event: LambdaEvent<Box<RawValue>>| {
+            move |event: LambdaEvent<()>| {
                 let router = Arc::clone(&router);
                 async move {
-                    let payload = bytes::Bytes::from(Box::<str>::from(event.payload).into_boxed_bytes());
+                    let payload = RAW_BODY.try_with(Bytes::clone).map_err(|_| {
+                        Error::Config("internal: the invocation's body was not handed over".to_owned())
+                    })?;
                     router.handle_bytes(payload, &event.context).await
                 }
             }
@@ -67,8 +70,49 @@ impl Router {
         lambda_runtime::Runtime::new(service)
             .layer(lambda_runtime::layers::TracingLayer::new())
             .layer(ExitOnAbandonedWork { router })
+            .layer(RawBody)
             .run_concurrent()
             .await
+    }
+}
+
+tokio::task_local! {
+    /// The invocation's body exactly as the Runtime API sent it.
+    static RAW_BODY: Bytes;
+}
+
+/// Hands the invocation's body to the router as the Runtime API sent it: the runtime crate
+/// would otherwise parse all of it (up to 6 MB) into its payload type and copy it before the
+/// router reads it again. The runtime gets `null` to read instead, and the router the
+/// original bytes, shared, not copied, through a task-local scoped to the invocation.
+#[derive(Clone)]
+struct RawBody;
+
+impl<S> Layer<S> for RawBody {
+    type Service = RawBodyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RawBodyService { inner }
+    }
+}
+
+#[derive(Clone)]
+struct RawBodyService<S> {
+    inner: S,
+}
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawBodyService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = tokio::task::futures::TaskLocalFuture<Bytes, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
+        let body = std::mem::replace(&mut invocation.body, Bytes::from_static(b"null"));
+        RAW_BODY.scope(body, self.inner.call(invocation))
     }
 }
 

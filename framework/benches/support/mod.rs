@@ -85,6 +85,49 @@ pub fn payload(records: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
 }
 
+/// The same records delivered through a table's Kinesis streaming destination: each change
+/// base64 in `kinesis.data`, without `SequenceNumber` or `StreamViewType`, with `tableName`.
+pub fn kinesis_payload(stream_payload: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let event: serde_json::Value = serde_json::from_slice(stream_payload).unwrap_or_default();
+    let records = event["Records"].as_array().cloned().unwrap_or_default();
+    let kinesis: Vec<serde_json::Value> = records
+        .into_iter()
+        .map(|mut record| {
+            let sequence_number = format!("4959{:0>52}", record["dynamodb"]["SequenceNumber"].as_str().unwrap_or("0"));
+            if let Some(change) = record["dynamodb"].as_object_mut() {
+                change.remove("SequenceNumber");
+                change.remove("StreamViewType");
+            }
+            let data = serde_json::json!({
+                "awsRegion": record["awsRegion"],
+                "eventID": record["eventID"],
+                "eventName": record["eventName"],
+                "recordFormat": "application/json",
+                "tableName": "Orders",
+                "dynamodb": record["dynamodb"],
+                "eventSource": "aws:dynamodb",
+            });
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": record["eventID"],
+                    "sequenceNumber": sequence_number,
+                    "data": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&data).unwrap_or_default()),
+                    "approximateArrivalTimestamp": 1_700_000_000.0,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{sequence_number}"),
+                "eventName": "aws:kinesis:record",
+                "awsRegion": "eu-west-1",
+                "eventSourceARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/orders-changes",
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "Records": kinesis })).unwrap_or_default()
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Customer {
     pub id: String,
