@@ -28,7 +28,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Some("payload") => {
             let records = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5_000);
             let stream = payload(records);
-            let bytes = if args.get(2).map(String::as_str) == Some("kinesis") { kinesis_payload(&stream) } else { stream };
+            let bytes =
+                if args.get(2).map(String::as_str) == Some("kinesis") { kinesis_payload(&stream) } else { stream };
             std::io::stdout().lock().write_all(&bytes)?;
             Ok(())
         }

@@ -107,6 +107,8 @@ pub mod testing;
 /// A partial batch response's entry, and `aws_lambda_events`' response type (a
 /// [`BatchResponse`] converts into it).
 pub use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+/// The payload type [`Router::handle_bytes`] takes.
+pub use bytes::Bytes;
 pub use change::{Change, ChangeKind, EventName, Metadata, StreamViewType, UserIdentity};
 pub use decode::{DecodeError, MissingImage};
 pub use error::{error_chain, BoxError, Error};

@@ -60,9 +60,9 @@ impl Router {
             move |event: LambdaEvent<()>| {
                 let router = Arc::clone(&router);
                 async move {
-                    let payload = RAW_BODY.try_with(Bytes::clone).map_err(|_| {
-                        Error::Config("internal: the invocation's body was not handed over".to_owned())
-                    })?;
+                    let payload = RAW_BODY
+                        .try_with(Bytes::clone)
+                        .map_err(|_| Error::Config("internal: the invocation's body was not handed over".to_owned()))?;
                     router.handle_bytes(payload, &event.context).await
                 }
             }

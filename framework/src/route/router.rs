@@ -204,8 +204,9 @@ impl Router {
         self.handle_bytes(bytes::Bytes::copy_from_slice(payload), context).await
     }
 
-    /// As [`handle`](Self::handle), with a payload the router may keep.
-    pub(crate) async fn handle_bytes(&self, payload: bytes::Bytes, context: &Context) -> Result<BatchResponse, Error> {
+    /// As [`handle`](Self::handle), with a payload the router keeps instead of copying: what
+    /// [`run`](Self::run) calls with the bytes the Runtime API sent.
+    pub async fn handle_bytes(&self, payload: bytes::Bytes, context: &Context) -> Result<BatchResponse, Error> {
         self.handle_reporting(payload, context).await.map(|(response, _)| response)
     }
 
