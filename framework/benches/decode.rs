@@ -12,24 +12,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ddbstream::{BoxError, Change, Context, Router};
-use support::{baseline, kinesis_payload, payload, Order, OrderKey};
+use ddbstream::{Context, Router};
+use support::{baseline, kinesis_payload, payload, router};
 
 fn framework(router: &Router, runtime: &tokio::runtime::Runtime, bytes: &[u8]) -> Vec<u8> {
     let response = runtime.block_on(router.handle(bytes, &Context::default()));
     serde_json::to_vec(&response.ok()).unwrap_or_default()
-}
-
-/// The typed route every framework contender runs: a handler reading a decoded field of
-/// both images, summed into `total` so the work cannot be optimized away.
-fn router(total: &Arc<AtomicI64>) -> Router {
-    let sink = Arc::clone(total);
-    Router::new().stream("Orders", move |change: Change<Order, OrderKey>| {
-        if let (Some(new), Some(old)) = (change.new_image(), change.old_image()) {
-            sink.fetch_add(new.amount - old.amount + new.items.len() as i64, Ordering::Relaxed);
-        }
-        std::future::ready(Ok::<(), BoxError>(()))
-    })
 }
 
 fn floor(bytes: &[u8]) -> bool {

@@ -14,12 +14,12 @@
 mod support;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
-use ddbstream::{BoxError, Change, DynamoDbEventResponse, Router};
+use ddbstream::DynamoDbEventResponse;
 use lambda_runtime::{service_fn, LambdaEvent};
-use support::{kinesis_payload, payload, Order, OrderKey};
+use support::{kinesis_payload, payload, router, Order};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -33,18 +33,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::io::stdout().lock().write_all(&bytes)?;
             Ok(())
         }
-        Some("framework") => {
-            let total = Arc::new(AtomicI64::new(0));
-            Router::new()
-                .stream("Orders", move |change: Change<Order, OrderKey>| {
-                    if let (Some(new), Some(old)) = (change.new_image(), change.old_image()) {
-                        total.fetch_add(new.amount - old.amount + new.items.len() as i64, Ordering::Relaxed);
-                    }
-                    std::future::ready(Ok::<(), BoxError>(()))
-                })
-                .run()
-                .await
-        }
+        Some("framework") => router(&Arc::new(AtomicI64::new(0))).run().await,
         Some("baseline") => {
             lambda_runtime::run(service_fn(|event: LambdaEvent<aws_lambda_events::dynamodb::Event>| async move {
                 let mut total = 0i64;

@@ -82,14 +82,20 @@ impl Faults {
         })
     }
 
-    /// Does what the switches say.
-    pub async fn apply(&self, what: &str) -> Result<(), BoxError> {
+    /// Panics or fails when the switches say so.
+    fn fail_or_panic(&self, what: &str) -> Result<(), BoxError> {
         if self.panic {
             panic!("fault injection: `panic` is set on {what}");
         }
         if self.fail {
             return Err(format!("fault injection: `fail` is set on {what}").into());
         }
+        Ok(())
+    }
+
+    /// Does what the switches say.
+    pub async fn apply(&self, what: &str) -> Result<(), BoxError> {
+        self.fail_or_panic(what)?;
         if self.block_ms > 0 {
             std::thread::sleep(Duration::from_millis(self.block_ms));
         }
@@ -110,14 +116,18 @@ pub async fn on_order(change: Change<Order, OrderKey>) -> Result<(), BoxError> {
     faults.apply(&what).await
 }
 
-/// The fallback route: any other stream, untyped.
-pub async fn on_other(change: Change<Item>) -> Result<(), BoxError> {
+/// The switches of an untyped change, read from its new image (its old one for a remove).
+fn faults_of(change: &Change<Item>) -> Result<Faults, BoxError> {
     let image = match change.event_name() {
         ddbstream::EventName::Remove => change.old_image(),
         _ => change.new_image(),
     };
-    let faults = image.map(Faults::from_item).transpose()?.unwrap_or_default();
-    faults.apply(&format!("record {}", change.sequence_number())).await
+    Ok(image.map(Faults::from_item).transpose()?.unwrap_or_default())
+}
+
+/// The fallback route: any other stream, untyped.
+pub async fn on_other(change: Change<Item>) -> Result<(), BoxError> {
+    faults_of(&change)?.apply(&format!("record {}", change.sequence_number())).await
 }
 
 /// A window's state: how many records the window has folded. Other fields of an incoming
@@ -131,18 +141,8 @@ pub struct Counted {
 
 /// The window fold: the same switches, then one more record.
 pub fn count(state: &mut Counted, change: Change<Item>) -> Result<(), BoxError> {
-    let image = match change.event_name() {
-        ddbstream::EventName::Remove => change.old_image(),
-        _ => change.new_image(),
-    };
-    let faults = image.map(Faults::from_item).transpose()?.unwrap_or_default();
-    let what = format!("record {}", change.sequence_number());
-    if faults.panic {
-        panic!("fault injection: `panic` is set on {what}");
-    }
-    if faults.fail {
-        return Err(format!("fault injection: `fail` is set on {what}").into());
-    }
+    let faults = faults_of(&change)?;
+    faults.fail_or_panic(&format!("record {}", change.sequence_number()))?;
     let hold = faults.block_ms.saturating_add(faults.sleep_ms);
     if hold > 0 {
         std::thread::sleep(Duration::from_millis(hold));

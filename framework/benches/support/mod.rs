@@ -4,7 +4,10 @@
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
+use ddbstream::{BoxError, Change, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -40,6 +43,18 @@ fn order(i: usize, status: &str) -> Value {
             "name": s("Ada"),
         }}),
         "items": json!({"L": lines}),
+    })
+}
+
+/// The typed route every framework contender runs: a handler reading a decoded field of
+/// both images, summed into `total` so the work cannot be optimized away.
+pub fn router(total: &Arc<AtomicI64>) -> Router {
+    let sink = Arc::clone(total);
+    Router::new().stream("Orders", move |change: Change<Order, OrderKey>| {
+        if let (Some(new), Some(old)) = (change.new_image(), change.old_image()) {
+            sink.fetch_add(new.amount - old.amount + new.items.len() as i64, Ordering::Relaxed);
+        }
+        std::future::ready(Ok::<(), BoxError>(()))
     })
 }
 

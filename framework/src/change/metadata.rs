@@ -62,7 +62,7 @@ impl Metadata {
     /// which orders nothing across shards, and changes of one item may arrive out of order
     /// or more than once.
     pub fn via_kinesis(&self) -> bool {
-        self.stream_arn.split(':').nth(2) == Some("kinesis")
+        crate::payload::is_kinesis_stream(&self.stream_arn)
     }
 
     /// `approximate_creation_time` in whole microseconds since the epoch (rounded to the

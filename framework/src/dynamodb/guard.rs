@@ -163,17 +163,15 @@ impl ExactlyOnce {
                 return Ok(Applied::Written);
             }
         };
-        let mut guard = Put::builder()
+        let guard = Put::builder()
             .table_name(&self.table)
-            .item(&self.partition_key, AttributeValue::S(key.to_owned()))
+            .set_item(Some(self.key_attributes(key)))
             .item(LAST_SEQ, AttributeValue::S(seq.clone()))
             .condition_expression("attribute_not_exists(#last) OR #last < :seq")
             .expression_attribute_names("#last", LAST_SEQ)
-            .expression_attribute_values(":seq", AttributeValue::S(seq));
-        if let Some((attribute, value)) = &self.sort_key {
-            guard = guard.item(attribute, AttributeValue::S(value.clone()));
-        }
-        let guard = guard.build().map_err(|err| WriteError::sdk("building the guard", &err))?;
+            .expression_attribute_values(":seq", AttributeValue::S(seq))
+            .build()
+            .map_err(|err| WriteError::sdk("building the guard", &err))?;
         let mut items = Vec::with_capacity(writes.len() + 1);
         items.push(TransactWriteItem::builder().put(guard).build());
         items.extend(writes);
@@ -255,56 +253,50 @@ impl ExactlyOnce {
         )))
     }
 
+    /// The guard item's key attributes for the guard key `key`: the partition key, and the
+    /// sort key's fixed value if the table has one.
+    fn key_attributes(&self, key: &str) -> HashMap<String, AttributeValue> {
+        let mut attributes = HashMap::from([(self.partition_key.clone(), AttributeValue::S(key.to_owned()))]);
+        if let Some((attribute, value)) = &self.sort_key {
+            attributes.insert(attribute.clone(), AttributeValue::S(value.clone()));
+        }
+        attributes
+    }
+
     /// The guard's write for a Kinesis change: its key, and its condition for `step`.
     fn timed_guard(&self, step: Timed, key: &str, time: &str, event: &str) -> Result<TransactWriteItem, WriteError> {
         let events = AttributeValue::Ss(vec![event.to_owned()]);
-        let mut keys = vec![(self.partition_key.clone(), AttributeValue::S(key.to_owned()))];
-        if let Some((attribute, value)) = &self.sort_key {
-            keys.push((attribute.clone(), AttributeValue::S(value.clone())));
-        }
         let built = match step {
-            Timed::Newer => {
-                let mut put = Put::builder()
-                    .table_name(&self.table)
-                    .item(LAST_TIME, AttributeValue::S(time.to_owned()))
-                    .item(LAST_EVENTS, events)
-                    .condition_expression("attribute_not_exists(#time) OR #time < :time")
-                    .expression_attribute_names("#time", LAST_TIME)
-                    .expression_attribute_values(":time", AttributeValue::S(time.to_owned()));
-                for (attribute, value) in keys {
-                    put = put.item(attribute, value);
-                }
-                put.build().map(|put| TransactWriteItem::builder().put(put).build())
-            }
-            Timed::Tie => {
-                let mut update = Update::builder()
-                    .table_name(&self.table)
-                    .update_expression("ADD #events :events")
-                    .condition_expression("#time = :time AND NOT contains(#events, :event)")
-                    .expression_attribute_names("#time", LAST_TIME)
-                    .expression_attribute_names("#events", LAST_EVENTS)
-                    .expression_attribute_values(":time", AttributeValue::S(time.to_owned()))
-                    .expression_attribute_values(":event", AttributeValue::S(event.to_owned()))
-                    .expression_attribute_values(":events", events);
-                for (attribute, value) in keys {
-                    update = update.key(attribute, value);
-                }
-                update.build().map(|update| TransactWriteItem::builder().update(update).build())
-            }
+            Timed::Newer => Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(self.key_attributes(key)))
+                .item(LAST_TIME, AttributeValue::S(time.to_owned()))
+                .item(LAST_EVENTS, events)
+                .condition_expression("attribute_not_exists(#time) OR #time < :time")
+                .expression_attribute_names("#time", LAST_TIME)
+                .expression_attribute_values(":time", AttributeValue::S(time.to_owned()))
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build()),
+            Timed::Tie => Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(self.key_attributes(key)))
+                .update_expression("ADD #events :events")
+                .condition_expression("#time = :time AND NOT contains(#events, :event)")
+                .expression_attribute_names("#time", LAST_TIME)
+                .expression_attribute_names("#events", LAST_EVENTS)
+                .expression_attribute_values(":time", AttributeValue::S(time.to_owned()))
+                .expression_attribute_values(":event", AttributeValue::S(event.to_owned()))
+                .expression_attribute_values(":events", events)
+                .build()
+                .map(|update| TransactWriteItem::builder().update(update).build()),
         };
         built.map_err(|err| WriteError::sdk("building the guard", &err))
     }
 
     /// A Kinesis change's guard as stored: its time and events (empty when absent).
     async fn read_timed(&self, client: &Client, key: &str) -> Result<(String, BTreeSet<String>), WriteError> {
-        let mut get = client
-            .get_item()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .key(&self.partition_key, AttributeValue::S(key.to_owned()));
-        if let Some((attribute, value)) = &self.sort_key {
-            get = get.key(attribute, AttributeValue::S(value.clone()));
-        }
+        let get =
+            client.get_item().table_name(&self.table).consistent_read(true).set_key(Some(self.key_attributes(key)));
         let item = get.send().await.map_err(|err| WriteError::sdk("GetItem", &err))?.item.unwrap_or_default();
         let time = match item.get(LAST_TIME) {
             Some(AttributeValue::S(time)) => time.clone(),

@@ -8,4 +8,5 @@ mod stream_arn;
 pub(crate) use fields::{RecordFields, StreamFields};
 pub(crate) use record::{RawRecord, WireRecord};
 pub use sequence_number::SequenceNumber;
+pub(crate) use stream_arn::is_kinesis_stream;
 pub use stream_arn::StreamArn;

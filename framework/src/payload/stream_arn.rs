@@ -41,6 +41,12 @@ impl<'a> StreamArn<'a> {
     }
 }
 
+/// Whether `arn` names a Kinesis data stream (`arn:<partition>:kinesis:...`): a table's
+/// changes that came through its Kinesis streaming destination.
+pub(crate) fn is_kinesis_stream(arn: &str) -> bool {
+    arn.split(':').nth(2) == Some("kinesis")
+}
+
 #[cfg(test)]
 mod tests {
     use super::StreamArn;

@@ -92,7 +92,7 @@ pub async fn redrive<S: StreamSource>(
 
 /// The batch's records, re-read from the stream by their sequence range, as an event.
 async fn reread<S: StreamSource>(batch: &BatchInfo, stream: Option<&S>) -> Result<Vec<u8>, RedriveError> {
-    if batch.stream_arn.split(':').nth(2) == Some("kinesis") {
+    if crate::payload::is_kinesis_stream(&batch.stream_arn) {
         return Err(RedriveError::CannotReread(format!(
             "{} is a Kinesis stream; its failure records keep their payload only in an S3 destination",
             batch.stream_arn
@@ -122,19 +122,19 @@ async fn reread<S: StreamSource>(batch: &BatchInfo, stream: Option<&S>) -> Resul
     loop {
         let page = stream.records(&batch.stream_arn, &iterator, 1_000).await.map_err(gone)?;
         empty = if page.records.is_empty() { empty + 1 } else { 0 };
-        let mut past_end = false;
+        // Done once a record at or past the range's end has been read.
+        let mut done = false;
         for record in page.records {
+            done = record.sequence_number >= end;
             if record.sequence_number > end {
-                past_end = true;
                 break;
             }
             if record.sequence_number >= start {
                 records.push(record.lambda_json);
             }
         }
-        let reached_end = records.last().and_then(|r| r["dynamodb"]["SequenceNumber"].as_str()) == Some(end.as_str());
         match page.next_iterator {
-            Some(next) if !past_end && !reached_end && empty < EMPTY_PAGES => iterator = next,
+            Some(next) if !done && empty < EMPTY_PAGES => iterator = next,
             _ => break,
         }
     }

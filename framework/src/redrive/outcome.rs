@@ -44,51 +44,45 @@ impl Redriven {
         identifiers: Vec<Option<String>>,
         answered: Result<(BatchResponse, Option<FailureNote>), Error>,
     ) -> Self {
-        let name = |position: usize, id: Option<String>| id.unwrap_or_else(|| format!("record at position {position}"));
-        let records = match answered {
-            Err(error) => {
-                let why = super::invocation_failed(&error);
-                identifiers
-                    .into_iter()
-                    .enumerate()
-                    .map(|(n, id)| (name(n, id), RecordFate::Failed(why.clone())))
-                    .collect()
-            }
-            Ok((response, note)) => {
-                let failed = response.failed_identifiers().first().map(|id| (*id).to_owned());
-                let why = note.map_or_else(|| "failed".to_owned(), |note| note.reason);
-                if failed.is_some() && !identifiers.contains(&failed) {
-                    // Never guess which records ran: an answer naming no record of the batch
-                    // leaves each of them unprocessed.
-                    let why = format!("the answer named {failed:?}, which is not in the batch");
-                    return Self {
-                        batch,
-                        from,
-                        records: identifiers
-                            .into_iter()
-                            .enumerate()
-                            .map(|(n, id)| (name(n, id), RecordFate::Failed(why.clone())))
-                            .collect(),
-                    };
-                }
-                let mut seen_failure = false;
-                identifiers
-                    .into_iter()
-                    .enumerate()
-                    .map(|(n, id)| {
-                        let fate = if seen_failure {
-                            RecordFate::NotStarted
-                        } else if failed.is_some() && id == failed {
-                            seen_failure = true;
-                            RecordFate::Failed(why.clone())
-                        } else {
-                            RecordFate::Processed
-                        };
-                        (name(n, id), fate)
-                    })
-                    .collect()
-            }
+        let (failed, why) = match answered {
+            Err(error) => return Self::all_failed(batch, from, identifiers, &super::invocation_failed(&error)),
+            Ok((response, note)) => (
+                response.failed_identifiers().first().map(|id| (*id).to_owned()),
+                note.map_or_else(|| "failed".to_owned(), |note| note.reason),
+            ),
         };
+        if failed.is_some() && !identifiers.contains(&failed) {
+            // Never guess which records ran: an answer naming no record of the batch leaves
+            // each of them unprocessed.
+            let why = format!("the answer named {failed:?}, which is not in the batch");
+            return Self::all_failed(batch, from, identifiers, &why);
+        }
+        let mut seen_failure = false;
+        let records = identifiers
+            .into_iter()
+            .enumerate()
+            .map(|(position, id)| {
+                let fate = if seen_failure {
+                    RecordFate::NotStarted
+                } else if failed.is_some() && id == failed {
+                    seen_failure = true;
+                    RecordFate::Failed(why.clone())
+                } else {
+                    RecordFate::Processed
+                };
+                (name(position, id), fate)
+            })
+            .collect();
+        Self { batch, from, records }
+    }
+
+    /// Every record failed, for `why`.
+    fn all_failed(batch: BatchInfo, from: RecoveredFrom, identifiers: Vec<Option<String>>, why: &str) -> Self {
+        let records = identifiers
+            .into_iter()
+            .enumerate()
+            .map(|(position, id)| (name(position, id), RecordFate::Failed(why.to_owned())))
+            .collect();
         Self { batch, from, records }
     }
 
@@ -96,4 +90,9 @@ impl Redriven {
     pub fn all_processed(&self) -> bool {
         self.records.iter().all(|(_, fate)| *fate == RecordFate::Processed)
     }
+}
+
+/// What a record is reported by: its identifier, or its position when it has none.
+fn name(position: usize, id: Option<String>) -> String {
+    id.unwrap_or_else(|| format!("record at position {position}"))
 }

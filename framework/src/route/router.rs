@@ -82,17 +82,12 @@ impl Router {
         let table = Arc::make_mut(&mut self.table);
         let route = route.into_route_with(&table.states);
         let kind = if stream.starts_with("arn:") { "ARN" } else { "table" };
-        let (added, what) = match route.inner {
-            RouteKind::Plain(route) => {
-                table.routes.push(Arc::from(route));
-                (table.plain.add(stream, table.routes.len() - 1), "a route")
-            }
-            RouteKind::Window(route) => {
-                table.windows.push(Arc::from(route));
-                (table.windowed.add(stream, table.windows.len() - 1), "a window route")
-            }
-        };
-        assert!(added, "stream {kind} `{stream}` already has {what}: register one handler per stream");
+        let what = if matches!(route.inner, RouteKind::Plain(_)) { "a route" } else { "a window route" };
+        let (names, index) = table.register(route.inner);
+        assert!(
+            names.add(stream, index),
+            "stream {kind} `{stream}` already has {what}: register one handler per stream"
+        );
         self
     }
 
@@ -107,17 +102,8 @@ impl Router {
     pub fn fallback<M>(mut self, route: impl IntoRoute<M>) -> Self {
         let table = Arc::make_mut(&mut self.table);
         let route = route.into_route_with(&table.states);
-        let taken = match route.inner {
-            RouteKind::Plain(route) => {
-                table.routes.push(Arc::from(route));
-                table.plain.fallback.replace(table.routes.len() - 1)
-            }
-            RouteKind::Window(route) => {
-                table.windows.push(Arc::from(route));
-                table.windowed.fallback.replace(table.windows.len() - 1)
-            }
-        };
-        assert!(taken.is_none(), "the router already has a fallback route of this kind");
+        let (names, index) = table.register(route.inner);
+        assert!(names.fallback.replace(index).is_none(), "the router already has a fallback route of this kind");
         self
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::window::ErasedWindow;
-use super::ErasedRoute;
+use super::{ErasedRoute, RouteKind};
 use crate::handler::States;
 use crate::payload::{RawRecord, StreamArn};
 use crate::Error;
@@ -79,6 +79,21 @@ impl Names {
 }
 
 impl RouteTable {
+    /// Keeps a route with the others of its kind: its index, and the names that lead to
+    /// routes of that kind, for the caller to name it in.
+    pub(crate) fn register(&mut self, route: RouteKind) -> (&mut Names, usize) {
+        match route {
+            RouteKind::Plain(route) => {
+                self.routes.push(Arc::from(route));
+                (&mut self.plain, self.routes.len() - 1)
+            }
+            RouteKind::Window(route) => {
+                self.windows.push(Arc::from(route));
+                (&mut self.windowed, self.windows.len() - 1)
+            }
+        }
+    }
+
     /// The (plain) route for a record: `Ok(None)` for a record too malformed to name its
     /// stream (it fails where it stands), an error for a stream nobody handles.
     pub(crate) fn resolve(&self, record: &RawRecord<'_>) -> Result<Option<usize>, Error> {

@@ -72,8 +72,14 @@ pub fn kinesis_record(record: &StreamRecord) -> Value {
         "eventName": "aws:kinesis:record",
         "invokeIdentityArn": "arn:aws:iam::123456789012:role/lambda-role",
         "awsRegion": record.region,
-        "eventSourceARN": format!("arn:aws:kinesis:{}:123456789012:stream/{table}-changes", record.region),
+        "eventSourceARN": kinesis_stream_arn(record),
     })
+}
+
+/// The ARN of the Kinesis data stream the kit delivers `record`'s table's changes through.
+pub(crate) fn kinesis_stream_arn(record: &StreamRecord) -> String {
+    let table = crate::StreamArn::parse(&record.stream_arn).map_or("unknown", |arn| arn.table);
+    format!("arn:aws:kinesis:{}:123456789012:stream/{table}-changes", record.region)
 }
 
 /// These records as a table's Kinesis streaming destination may deliver them: AWS documents

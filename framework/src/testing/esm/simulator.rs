@@ -12,7 +12,7 @@ use super::trace::{
 };
 use super::EventSourceMapping;
 use crate::testing::event::{
-    batch_len, kinesis_event, kinesis_record, kinesis_sequence_number, lambda_event, pipes_event,
+    batch_len, kinesis_event, kinesis_sequence_number, kinesis_stream_arn, lambda_event, pipes_event,
 };
 use crate::testing::item::key_text;
 use crate::testing::window::{window_event, WindowInvocation};
@@ -213,9 +213,7 @@ impl<'r> Simulator<'r> {
             (Some(open), _) => Some(open.clone()),
             (None, Some(at)) => {
                 let source = match (self.mapping.delivery, head) {
-                    (Delivery::Kinesis, Some(record)) => {
-                        kinesis_record(record)["eventSourceARN"].as_str().unwrap_or_default().to_owned()
-                    }
+                    (Delivery::Kinesis, Some(record)) => kinesis_stream_arn(record),
                     (_, Some(record)) => record.stream_arn.clone(),
                     (_, None) => String::new(),
                 };
