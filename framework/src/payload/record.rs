@@ -1,5 +1,7 @@
 //! One record of the batch, parsed on its own so that a malformed record fails alone.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -10,17 +12,18 @@ use crate::decode::DecodeError;
 use crate::SequenceNumber;
 
 /// A record as Lambda sends it, images left as raw DynamoDB JSON until a route decodes
-/// them into its own types. Unknown fields (`eventVersion`, `eventSource`, ...) are ignored.
+/// them into its own types, text borrowed from the payload where it has no escapes.
+/// Unknown fields (`eventVersion`, `eventSource`, ...) are ignored.
 pub(crate) struct WireRecord<'a> {
-    pub(crate) event_id: String,
+    pub(crate) event_id: Cow<'a, str>,
     pub(crate) event_name: EventName,
-    pub(crate) aws_region: String,
-    pub(crate) event_source_arn: String,
+    pub(crate) aws_region: Cow<'a, str>,
+    pub(crate) event_source_arn: Cow<'a, str>,
     pub(crate) dynamodb: WireStreamRecord<'a>,
     pub(crate) user_identity: Option<UserIdentity>,
     /// The table, for a change that came through Kinesis (`tableName`); otherwise the
     /// stream ARN names it.
-    pub(crate) table_name: Option<String>,
+    pub(crate) table_name: Option<Cow<'a, str>>,
 }
 
 /// The `dynamodb` object of a record.
@@ -69,14 +72,46 @@ fn check<'a>(fields: &RecordFields<'a>) -> Result<WireRecord<'a>, DecodeError> {
         stream_view_type: required(stream.stream_view_type, "dynamodb", "StreamViewType")?,
     };
     Ok(WireRecord {
-        event_id: required(fields.event_id, "", "eventID")?,
+        event_id: required(fields.event_id, "", "eventID").map(Text::into_cow)?,
         event_name: required(fields.event_name, "", "eventName")?,
-        aws_region: required(fields.aws_region, "", "awsRegion")?,
-        event_source_arn: required(fields.event_source_arn, "", "eventSourceARN")?,
+        aws_region: required(fields.aws_region, "", "awsRegion").map(Text::into_cow)?,
+        event_source_arn: required(fields.event_source_arn, "", "eventSourceARN").map(Text::into_cow)?,
         dynamodb,
         user_identity: optional(fields.user_identity, "userIdentity")?,
-        table_name: optional(fields.table_name, "tableName")?,
+        table_name: optional(fields.table_name, "tableName")?.map(Text::into_cow),
     })
+}
+
+/// A JSON string, borrowed from the payload unless it has escapes (serde's own `Cow<str>`
+/// always copies).
+struct Text<'a>(Cow<'a, str>);
+
+impl<'a> Text<'a> {
+    fn into_cow(self) -> Cow<'a, str> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
 }
 
 fn required<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, parent: &str, name: &str) -> Result<T, DecodeError> {
@@ -162,5 +197,36 @@ impl<'a> RawRecord<'a> {
 
     pub(crate) fn event_name(&self) -> Option<EventName> {
         self.parsed.as_ref().ok().map(|record| record.event_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RawRecord;
+    use crate::payload::RecordFields;
+
+    fn parse(record: &str) -> Option<(String, String, String, Option<String>)> {
+        let fields: RecordFields<'_> = serde_json::from_str(record).ok()?;
+        let wire = RawRecord::parse(0, &fields).parsed.ok()?;
+        let table = wire.table_name.map(|t| t.into_owned());
+        Some((wire.event_id.into_owned(), wire.aws_region.into_owned(), wire.event_source_arn.into_owned(), table))
+    }
+
+    #[test]
+    fn text_is_read_whether_borrowed_or_with_escapes() {
+        let dynamodb = r#""dynamodb":{"Keys":{},"SequenceNumber":"1","SizeBytes":1,"StreamViewType":"KEYS_ONLY"}"#;
+        let plain = format!(
+            r#"{{"eventID":"e1","eventName":"INSERT","awsRegion":"eu-west-1","eventSourceARN":"arn","tableName":"T",{dynamodb}}}"#
+        );
+        let expected = ("e1".to_owned(), "eu-west-1".to_owned(), "arn".to_owned(), Some("T".to_owned()));
+        assert_eq!(parse(&plain), Some(expected));
+        let escaped = format!(
+            r#"{{"eventID":"e\u0031","eventName":"INSERT","awsRegion":"eu-\"w\"","eventSourceARN":"a\/b","tableName":"\u0054",{dynamodb}}}"#
+        );
+        let expected = ("e1".to_owned(), "eu-\"w\"".to_owned(), "a/b".to_owned(), Some("T".to_owned()));
+        assert_eq!(parse(&escaped), Some(expected));
+        let not_text =
+            format!(r#"{{"eventID":7,"eventName":"INSERT","awsRegion":"r","eventSourceARN":"a",{dynamodb}}}"#);
+        assert_eq!(parse(&not_text), None);
     }
 }

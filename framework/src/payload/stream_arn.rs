@@ -33,8 +33,10 @@ impl<'a> StreamArn<'a> {
             return None;
         }
         let rest = resource.strip_prefix("table/")?;
-        let (table, label) = rest.split_once("/stream/")?;
-        if table.is_empty() || table.contains('/') || label.is_empty() {
+        // A table name has no `/`: the first one starts `/stream/`.
+        let (table, rest) = rest.split_at(rest.find('/')?);
+        let label = rest.strip_prefix("/stream/")?;
+        if table.is_empty() || label.is_empty() {
             return None;
         }
         Some(Self { table, region, label })
@@ -59,6 +61,8 @@ mod tests {
             parts,
             Some(StreamArn { table: "my.table-1", region: "cn-north-1", label: "2020-07-16T10:45:13.404" })
         );
+        let label = StreamArn::parse("arn:aws:dynamodb:r:1:table/T/stream/a/stream/b").map(|arn| arn.label);
+        assert_eq!(label, Some("a/stream/b"));
     }
 
     #[test]
@@ -71,6 +75,9 @@ mod tests {
             "arn:aws:kinesis:us-east-1:1:stream/Orders",
             "arn:aws:dynamodb:us-east-1:1:table//stream/x",
             "arn:aws:dynamodb:us-east-1:1:table/Orders/stream/",
+            "arn:aws:dynamodb:us-east-1:1:table/Orders/streams/x",
+            "arn:aws:dynamodb:us-east-1:1:table/a/b/stream/x",
+            "arn:aws:dynamodb:us-east-1:1:table/a/streamX/stream/x",
         ] {
             assert_eq!(StreamArn::parse(text), None, "{text:?}");
         }

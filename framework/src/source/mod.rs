@@ -91,6 +91,16 @@ impl Decoded<'_> {
     }
 }
 
+/// Reads a payload as JSON. Text that is UTF-8 throughout (checked once, at memory speed)
+/// is read as text, so that no string in it is checked again; other bytes are read as
+/// bytes, whose error names where the text stops being UTF-8.
+fn from_payload<'a, T: serde::Deserialize<'a>>(payload: &'a [u8]) -> Result<T, serde_json::Error> {
+    match std::str::from_utf8(payload) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(payload),
+    }
+}
+
 /// What is wrong with a payload that does not deserialize.
 fn describe(payload: &[u8], err: &serde_json::Error) -> String {
     use serde_json::error::Category;
@@ -102,5 +112,22 @@ fn describe(payload: &[u8], err: &serde_json::Error) -> String {
         Category::Eof | Category::Syntax | Category::Io => {
             format!("the payload is not valid JSON ({})", redact(&err.to_string()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn text_that_is_not_utf8_is_named_where_it_stops_being_so() {
+        let mut payload = br#"{"Records": [{"eventID": "e1"}, {"eventID": "x"#.to_vec();
+        payload.extend_from_slice(&[0xff, b'"', b'}', b']', b'}']);
+        let message = decode(&payload).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("not valid JSON") && message.contains("column 47"), "{message}");
+        let records = decode(r#"{"Records": [{"eventID": "\u00e9t\u00e9"}, {"eventID": "été"}]}"#.as_bytes())
+            .map(|d| d.records().iter().map(|r| r.event_id.map(|id| id.get().to_owned())).collect::<Vec<_>>());
+        let expected = vec![Some(r#""\u00e9t\u00e9""#.to_owned()), Some(r#""été""#.to_owned())];
+        assert_eq!(records.ok(), Some(expected));
     }
 }

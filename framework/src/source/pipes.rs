@@ -9,7 +9,7 @@ use crate::Error;
 /// Splits a pipe's array into its records, each kept as raw JSON.
 pub(crate) fn split(payload: &[u8]) -> Result<SourceBatch<'_>, Error> {
     let records: Vec<RecordFields<'_>> =
-        serde_json::from_slice(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
+        super::from_payload(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
     Ok(SourceBatch { records, identifier: Identifier::EventId, window: None })
 }
 

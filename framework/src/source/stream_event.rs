@@ -33,7 +33,7 @@ struct Envelope<'a> {
 /// keeps its window fields, which its answer depends on.
 pub(crate) fn split(payload: &[u8]) -> Result<SourceBatch<'_>, Error> {
     let envelope: Envelope<'_> =
-        serde_json::from_slice(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
+        super::from_payload(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
     let window = envelope.window.map(|window| WindowFields {
         window,
         state: envelope.state,
