@@ -61,7 +61,7 @@ pub(super) fn change<'a>(outer: &RecordFields<'a>, data: &'a Result<Vec<u8>, Str
         Ok(bytes) => bytes,
         Err(why) => return unreadable(why.clone()),
     };
-    let mut inner: RecordFields<'a> = match serde_json::from_slice(bytes) {
+    let mut inner: RecordFields<'a> = match super::from_payload(bytes) {
         Ok(inner) => inner,
         Err(err) => return unreadable(format!("the Kinesis record's data is not JSON ({})", redact(&err.to_string()))),
     };
