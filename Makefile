@@ -13,7 +13,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-serverless-$(CFN_LINT_SERVERLESS_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench bench-runner build deploy clean audit redrive
+.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench bench-runner build deploy clean audit redrive msrv package examples new starter
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ demo: $(TOOLS) ## The main job on local defaults: the handlers on live local str
 failures: $(TOOLS) ## Invoke the fault-injection function with every fixture and show each answer and why
 	python3 tests/lambda_invoke.py --show
 
-test: lint unit template invoke-check invoke outside crash demo ## Everything CI runs: lints, docs, tests, template, runtime checks, the demo
+test: lint unit template invoke-check invoke outside crash demo msrv package examples starter ## Everything CI runs: lints, docs, tests, template, runtime checks, the demo, the crate as published, the examples, the starter
 
 lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 	cargo fmt --all -- --check
@@ -56,6 +56,28 @@ invoke: $(TOOLS) ## Run the functions under `cargo lambda watch` against a local
 
 outside: $(TOOLS) ## The README's "Your own function, locally" from a crate outside the repository
 	$(VENV)/bin/python tests/outside_crate.py
+
+msrv: ## The declared rust-version is true: the toolchain is that version (scripts/check-msrv), and the framework builds with it, every feature on
+	scripts/check-msrv
+	cargo build --locked -p ddbstream --all-features
+
+package: ## The framework as crates.io would get it: `cargo publish --dry-run` (packaged, built alone from the package, nothing uploaded), then the files it holds
+	cargo publish --dry-run --locked -p ddbstream --allow-dirty
+	cargo package --locked -p ddbstream --allow-dirty --list
+
+examples: ## Run the framework's examples that need no AWS (framework/examples/; each checks what it shows)
+	scripts/run-examples
+
+# A new function crate builds against this checkout until ddbstream is published:
+# `DDBSTREAM_PATH= make new NAME=...` makes one that uses the published crate.
+DDBSTREAM_PATH ?= $(CURDIR)/framework
+
+new: ## A new function crate from starter/, outside the repository: NAME=<name> [DIR=<parent directory, default ..>]
+	@test -n "$(NAME)" || { echo "make new NAME=<name> [DIR=<parent directory, default ..>]"; exit 2; }
+	DDBSTREAM_PATH="$(DDBSTREAM_PATH)" scripts/new-function "$(NAME)" $(if $(DIR),"$(DIR)",)
+
+starter: $(TOOLS) ## make new's crate, made outside the repository: its tests pass, and cargo lambda invoke answers with its fixture
+	python3 tests/starter.py
 
 crash: $(TOOLS) ## Kill -9 the stream runner at random points over 2,000 writes (moto), restart it; then kill an owner and watch its standby take over; nothing lost, order kept, duplicates bounded
 	cargo build --locked --quiet -p handlers --example crash_runner

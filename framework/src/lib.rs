@@ -83,6 +83,8 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod change;
 mod decode;
 #[cfg(feature = "dynamodb")]

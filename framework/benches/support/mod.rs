@@ -34,8 +34,8 @@ fn order(i: usize, status: &str) -> Value {
         "status": s(status),
         "amount": n(1_000 + (i * 37) % 90_000),
         "currency": s("EUR"),
-        "gift": json!({"BOOL": i % 3 == 0}),
-        "notes": if i % 4 == 0 { json!({"NULL": true}) } else { s("Ring twice") },
+        "gift": json!({"BOOL": i.is_multiple_of(3)}),
+        "notes": if i.is_multiple_of(4) { json!({"NULL": true}) } else { s("Ring twice") },
         "tags": json!({"SS": ["web", format!("campaign-{}", i % 12)]}),
         "scores": json!({"NS": ["0.5", format!("{}", i % 100)]}),
         "customer": json!({"M": {

@@ -126,7 +126,7 @@ impl LiveStream {
     fn call(&self) -> Result<MutexGuard<'_, Inner>, SourceError> {
         let mut inner = self.lock();
         inner.calls += 1;
-        if inner.throttle_every.is_some_and(|n| inner.calls % n == 0) {
+        if inner.throttle_every.is_some_and(|n| inner.calls.is_multiple_of(n)) {
             inner.throttled += 1;
             return Err(SourceError::Throttled("Rate exceeded for shard (test kit)".into()));
         }
