@@ -43,14 +43,15 @@ fn metadata(record: &WireRecord<'_>) -> Metadata {
     let stream = &record.dynamodb;
     Metadata {
         sequence_number: stream.sequence_number.clone(),
-        event_id: record.event_id.clone().into_owned(),
+        event_id: record.event_id.as_ref().to_owned(),
         event_name: record.event_name,
-        table_name: match &record.table_name {
-            Some(table) => Some(table.clone().into_owned()),
-            None => StreamArn::parse(&record.event_source_arn).map(|arn| arn.table.to_owned()),
-        },
-        stream_arn: record.event_source_arn.clone().into_owned(),
-        region: record.aws_region.clone().into_owned(),
+        table_name: record
+            .table_name
+            .as_deref()
+            .or_else(|| StreamArn::parse(&record.event_source_arn).map(|arn| arn.table))
+            .map(str::to_owned),
+        stream_arn: record.event_source_arn.as_ref().to_owned(),
+        region: record.aws_region.as_ref().to_owned(),
         approximate_creation_time: stream.approximate_creation_date_time.and_then(creation_time),
         size_bytes: stream.size_bytes,
         view_type: stream.stream_view_type,
