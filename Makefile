@@ -83,10 +83,10 @@ crash: $(TOOLS) ## Kill -9 the stream runner at random points over 2,000 writes 
 	cargo build --locked --quiet -p handlers --example crash_runner
 	scripts/with-moto $(VENV)/bin/python tests/runner_crash.py
 
-redrive: ## Run a failure destination's records through a function's router again: FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] or QUEUE=<url>
-	@test -n "$(FUNCTION)" || { echo "make redrive FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] | QUEUE=<queue url>"; exit 2; }
+redrive: ## Run a failure destination's records through a function's router again: FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] or QUEUE=<url> [FORCE=1: run effects whose claims may have expired]
+	@test -n "$(FUNCTION)" || { echo "make redrive FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] | QUEUE=<queue url> [FORCE=1]"; exit 2; }
 	cargo run --quiet --release --locked -p redrive -- --function "$(FUNCTION)" \
-		$(if $(BUCKET),--bucket "$(BUCKET)" --prefix "$(PREFIX)",) $(if $(QUEUE),--queue "$(QUEUE)",)
+		$(if $(BUCKET),--bucket "$(BUCKET)" --prefix "$(PREFIX)",) $(if $(QUEUE),--queue "$(QUEUE)",) $(if $(FORCE),--force,)
 
 bench-runner: $(TOOLS) ## The runner catching up a 3,000-record backlog on moto, read-ahead off and on, interleaved
 	cargo build --release --locked --quiet -p handlers --example runner_backlog

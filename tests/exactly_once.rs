@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use ddbstream::dynamodb::{Applied, ExactlyOnce};
 use ddbstream::testing::{kinesis_event, lambda_event, KeySchema, Table};
 use ddbstream::{Change, Item, SequenceNumber, StreamViewType};
-use workspace_tests::{collect_changes, create_table, local_client, local_dynamodb};
+use workspace_tests::{capture_logs, collect_changes, create_table, local_client, local_dynamodb};
 
 /// Three changes: item A (seq 1), item A again (seq 2), item B (seq 3).
 async fn changes() -> Vec<Change<Item, Item>> {
@@ -40,23 +40,34 @@ async fn scenario(once: &ExactlyOnce, data_table: &str) -> Vec<Result<Applied, S
     let keyed = |i: usize| once.apply_keyed(&c[i], "shared", [write(data_table, &c[i])]);
     let mut fake = c[0].clone();
     fake.meta.sequence_number = SequenceNumber::new("fake");
+    let other = once.clone().consumer("other-function");
     let kind = |r: Result<Applied, ddbstream::dynamodb::WriteError>| {
-        r.map_err(
-            |e| if e.to_string().contains("at most 100 actions") { "limit".to_owned() } else { "error".to_owned() },
-        )
+        r.map_err(|e| {
+            let e = e.to_string();
+            if e.contains("at most 100 actions") {
+                "limit".to_owned()
+            } else if e.contains("two operations on one item") {
+                "one item twice".to_owned()
+            } else {
+                "error".to_owned()
+            }
+        })
     };
     vec![
-        kind(apply(0).await),                                                      // A seq 1: written
-        kind(apply(0).await),                                                      // redelivered: skipped
-        kind(apply(1).await),                                                      // A seq 2: written
-        kind(apply(0).await),                                                      // A seq 1 after seq 2: skipped
-        kind(apply(2).await),                                                      // B: its own guard
-        kind(apply(2).await),                                                      // B redelivered
-        kind(keyed(1).await),                                                      // a named guard
-        kind(keyed(0).await),                                                      // older under that guard
-        kind(keyed(2).await),                                                      // newer under that guard
-        kind(once.apply(&fake, [write(data_table, &c[0])]).await),                 // no numeric sequence number
-        kind(once.apply(&c[2], (0..100).map(|_| write(data_table, &c[2]))).await), // too many writes
+        kind(apply(0).await),                                                          // A seq 1: written
+        kind(apply(0).await),                                                          // redelivered: skipped
+        kind(apply(1).await),                                                          // A seq 2: written
+        kind(apply(0).await),                                                          // A seq 1 after seq 2: skipped
+        kind(apply(2).await),                                                          // B: its own guard
+        kind(apply(2).await),                                                          // B redelivered
+        kind(keyed(1).await),                                                          // a named guard
+        kind(keyed(0).await),                                                          // older under that guard
+        kind(keyed(2).await),                                                          // newer under that guard
+        kind(once.apply(&fake, [write(data_table, &c[0])]).await),                     // no numeric sequence number
+        kind(once.apply(&c[2], (0..100).map(|_| write(data_table, &c[2]))).await),     // too many writes
+        kind(other.apply(&c[0], [write(data_table, &c[0])]).await), // another consumer: its own guard
+        kind(other.apply(&c[0], [write(data_table, &c[0])]).await), // and its own redelivery
+        kind(once.apply(&c[2], [bump(data_table, "x"), bump(data_table, "x")]).await), // one item twice
     ]
 }
 
@@ -74,7 +85,22 @@ fn expected() -> Vec<Result<Applied, String>> {
         Ok(Written),
         Err("error".into()),
         Err("limit".into()),
+        Ok(Written),
+        Ok(AlreadyApplied),
+        Err("one item twice".into()),
     ]
+}
+
+/// An `ADD` of one to item `pk` of `table`.
+fn bump(table: &str, pk: &str) -> TransactWriteItem {
+    let update = Update::builder()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.into()))
+        .update_expression("ADD n :one")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    TransactWriteItem::builder().update(update).build()
 }
 
 #[tokio::test]
@@ -82,8 +108,8 @@ async fn the_twin_follows_the_guard_rule() {
     let twin = ExactlyOnce::in_memory();
     assert_eq!(scenario(&twin, "Data").await, expected());
     let keys: Vec<String> = twin.applied().into_iter().map(|(key, _)| key).collect();
-    let (a, b) = (r#"Things#{"pk":{"S":"A"}}"#, r#"Things#{"pk":{"S":"B"}}"#);
-    assert_eq!(keys, [a, a, b, "shared", "shared"]);
+    let (a, b) = (r#"test#Things#{"pk":{"S":"A"}}"#, r#"test#Things#{"pk":{"S":"B"}}"#);
+    assert_eq!(keys, [a, a, b, "test#shared", "test#shared", r#"other-function#Things#{"pk":{"S":"A"}}"#]);
 }
 
 #[tokio::test]
@@ -94,7 +120,7 @@ async fn dynamodb_and_the_twin_agree() {
     let client = local_client().await;
     let guards = create_table(&client, "Guards", "pk", None).await;
     let data = create_table(&client, "Data", "pk", None).await;
-    let once = ExactlyOnce::new(client.clone(), &guards);
+    let once = ExactlyOnce::new(client.clone(), &guards).consumer("test");
     let moto = scenario(&once, &data).await;
     assert_eq!(moto, expected());
     assert_eq!(scenario(&ExactlyOnce::in_memory(), &data).await, moto);
@@ -174,7 +200,7 @@ async fn through_kinesis_dynamodb_and_the_twin_agree() {
     let client = local_client().await;
     let guards = create_table(&client, "Guards", "pk", Some("sk")).await;
     let data = create_table(&client, "Data", "pk", None).await;
-    let once = ExactlyOnce::new(client.clone(), &guards).sort_key("sk", "GUARD");
+    let once = ExactlyOnce::new(client.clone(), &guards).sort_key("sk", "GUARD").consumer("test");
     let moto = kinesis_scenario(&once, &data).await;
     assert_eq!(moto, kinesis_expected());
     assert_eq!(kinesis_scenario(&ExactlyOnce::in_memory(), &data).await, moto);
@@ -191,7 +217,7 @@ async fn a_failed_condition_of_your_own_write_is_an_error_not_a_skip() {
     let client = local_client().await;
     let guards = create_table(&client, "Guards", "pk", None).await;
     let data = create_table(&client, "Data", "pk", None).await;
-    let once = ExactlyOnce::new(client, &guards);
+    let once = ExactlyOnce::new(client, &guards).consumer("test");
     let c = changes().await;
     let never = Put::builder()
         .table_name(&data)
@@ -211,7 +237,7 @@ async fn an_sdk_error_carries_its_source_chain() {
     if !local_dynamodb() {
         return;
     }
-    let once = ExactlyOnce::new(local_client().await, "NoSuchGuardTable");
+    let once = ExactlyOnce::new(local_client().await, "NoSuchGuardTable").consumer("test");
     let c = changes().await;
     let message =
         once.apply(&c[0], [write("NoSuchTable", &c[0])]).await.err().map(|e| e.to_string()).unwrap_or_default();
@@ -278,12 +304,13 @@ proptest::proptest! {
             let mut applied: Vec<(String, u128, String)> = Vec::new();
             for change in collect_changes::<Item, Item>(&kinesis_event(&delivered)).await {
                 if once.apply(&change, []).await == Ok(Applied::Written) {
-                    let key = ExactlyOnce::guard_key(&change).unwrap_or_default();
+                    let key = once.guard_key(&change).unwrap_or_default();
                     applied.push((key, change.meta.creation_micros().unwrap_or_default(), change.meta.event_id.clone()));
                 }
             }
             (applied, collect_changes::<Item, Item>(&kinesis_event(&records)).await)
         });
+        let guard_key = |change: &Change<Item, Item>| ExactlyOnce::in_memory().guard_key(change).unwrap_or_default();
         let mut seen = std::collections::HashSet::new();
         for (_, _, event) in &applied {
             proptest::prop_assert!(seen.insert(event.clone()), "event {} applied twice", event);
@@ -295,12 +322,116 @@ proptest::proptest! {
             *last = *time;
         }
         for change in &all {
-            let key = ExactlyOnce::guard_key(change).unwrap_or_default();
-            let latest = all.iter().filter(|c| ExactlyOnce::guard_key(*c).ok().as_ref() == Some(&key))
+            let key = guard_key(change);
+            let latest = all.iter().filter(|c| guard_key(c) == key)
                 .filter_map(|c| c.meta.creation_micros()).max();
             if change.meta.creation_micros() == latest {
                 proptest::prop_assert!(seen.contains(&change.meta.event_id), "newest change {} of {} not applied", change.meta.event_id, key);
             }
         }
     }
+}
+
+/// A put of an item `pk` of about `bytes` bytes into `table`.
+fn sized_put(table: &str, pk: &str, bytes: usize) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(table)
+        .item("pk", AttributeValue::S(pk.into()))
+        .item("v", AttributeValue::S("x".repeat(bytes)))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    TransactWriteItem::builder().put(put).build()
+}
+
+/// What the twin refuses before the call, DynamoDB (moto) refuses when the same
+/// transaction is sent to it as it is; and what the twin lets through, it accepts.
+#[tokio::test]
+async fn dynamodb_refuses_what_the_twin_refuses() {
+    let c = changes().await;
+    let twin = ExactlyOnce::in_memory();
+    let cases: Vec<(&str, Vec<TransactWriteItem>, bool)> = vec![
+        ("one item updated twice", vec![bump("Data", "x"), bump("Data", "x")], false),
+        ("one item put and updated", vec![sized_put("Data", "x", 10), bump("Data", "x")], false),
+        ("two items", vec![bump("Data", "x"), bump("Data", "y")], true),
+        ("an item of 420 KB", vec![sized_put("Data", "x", 420 * 1024)], false),
+        ("an item of 300 KB", vec![sized_put("Data", "x", 300 * 1024)], true),
+    ];
+    for (i, (case, writes, accepted)) in cases.iter().enumerate() {
+        let change = &c[i % 3];
+        let twin = twin.clone().consumer(format!("case{i}"));
+        let answer = twin.apply(change, writes.clone()).await;
+        assert_eq!(answer.is_ok(), *accepted, "twin, {case}: {answer:?}");
+    }
+    // A write onto the guard's own item: the twin knows the guard table's key.
+    let guard_key = twin.guard_key(&c[0]).unwrap_or_default();
+    let onto_guard = Put::builder()
+        .table_name("in-memory")
+        .item("pk", AttributeValue::S(guard_key))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let refused = twin.apply(&c[0], [TransactWriteItem::builder().put(onto_guard).build()]).await;
+    let refused = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused.contains("the guard and write 0 are two operations on one item"), "{refused}");
+
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let data = create_table(&client, "Data", "pk", None).await;
+    for (case, writes, accepted) in cases {
+        let writes: Vec<TransactWriteItem> = writes.into_iter().map(|w| retable(w, &data)).collect();
+        let answer = client.transact_write_items().set_transact_items(Some(writes)).send().await;
+        let shown = answer.as_ref().map(drop).map_err(|e| ddbstream::error_chain(e));
+        assert_eq!(answer.is_ok(), accepted, "moto, {case}: {shown:?}");
+    }
+    let guards = create_table(&client, "Guards", "pk", None).await;
+    let once = ExactlyOnce::new(client.clone(), &guards).consumer("test");
+    let guard = Put::builder()
+        .table_name(&guards)
+        .item("pk", AttributeValue::S(once.guard_key(&c[0]).unwrap_or_default()))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let twice =
+        vec![TransactWriteItem::builder().put(guard.clone()).build(), TransactWriteItem::builder().put(guard).build()];
+    let answer = client.transact_write_items().set_transact_items(Some(twice)).send().await;
+    assert!(answer.is_err(), "moto takes two puts of the guard's item in one transaction");
+}
+
+/// The same write, into `table`.
+fn retable(write: TransactWriteItem, table: &str) -> TransactWriteItem {
+    if let Some(put) = write.put() {
+        let put = Put::builder().table_name(table).set_item(Some(put.item().clone())).build();
+        return TransactWriteItem::builder().put(put.unwrap_or_else(|e| panic!("{e}"))).build();
+    }
+    let update = write.update().cloned().unwrap_or_else(|| panic!("a put or an update"));
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(update.key().clone()))
+        .update_expression(update.update_expression())
+        .set_expression_attribute_values(update.expression_attribute_values().cloned())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    TransactWriteItem::builder().update(update).build()
+}
+
+/// A redelivery is logged by table and a digest of its guard, never by the item's key values.
+#[tokio::test]
+async fn logs_of_a_redelivery_carry_no_key_values() {
+    #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    struct Subscriber {
+        email: String,
+    }
+    let mut table = Table::new("Subscribers", KeySchema::hash("email"), StreamViewType::KeysOnly);
+    table.put_value(&Subscriber { email: "ada@example.com".into() }).unwrap_or_else(|e| panic!("{e}"));
+    let change = collect_changes::<Item, Subscriber>(&lambda_event(&table.stream().records())).await.remove(0);
+    let once = ExactlyOnce::in_memory();
+    let (answers, logs) = capture_logs(async {
+        let first = once.apply(&change, []).await;
+        let again = once.apply(&change, []).await;
+        (first, again)
+    })
+    .await;
+    assert_eq!(answers, (Ok(Applied::Written), Ok(Applied::AlreadyApplied)));
+    assert!(logs.contains("applied before") && logs.contains("Subscribers"), "{logs}");
+    assert!(!logs.contains("ada@example.com"), "a key value leaked into {logs}");
 }

@@ -93,7 +93,7 @@ fn expected_totals() -> Vec<Item> {
 /// An order's guard: the last change applied to it.
 fn guard(order: &str, n: u32) -> Item {
     item(vec![
-        ("pk", V::S(format!(r#"Orders#{{"order_id":"{order}"}}"#))),
+        ("pk", V::S(format!(r#"orders-projector#Orders#{{"order_id":"{order}"}}"#))),
         ("sk", s("GUARD")),
         ("last_seq", padded("55", n)),
     ])

@@ -126,7 +126,8 @@ async fn against_dynamodb() {
     for step in 0..2 {
         let guards = create_table(&client, "Guards", "pk", None).await;
         let stats = create_table(&client, "PostStats", "pk", None).await;
-        let likes = Likes { once: ExactlyOnce::new(client.clone(), &guards), stats_table: stats.clone() };
+        let likes =
+            Likes { once: ExactlyOnce::new(client.clone(), &guards).consumer("likes"), stats_table: stats.clone() };
         let counts = || async {
             let items = client.scan().table_name(&stats).send().await.unwrap_or_else(|e| panic!("{e}"));
             let count = |item: &HashMap<String, AttributeValue>| {

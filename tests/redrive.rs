@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use ddbstream::dynamodb::{Applied, ExactlyOnce};
-use ddbstream::redrive::{redrive as redrive_document, RecordFate, RecoveredFrom, RedriveError};
+use ddbstream::redrive::{redrive as redrive_document, ExpiredClaims, RecordFate, RecoveredFrom, RedriveError};
 use ddbstream::runner::{DynamoDbStreams, StartAt, StreamSource};
 use ddbstream::testing::{KeySchema, LiveStream, Table};
 use ddbstream::{BoxError, Change, Item, Router, StreamViewType};
@@ -86,7 +86,7 @@ async fn discarded_batches_are_redriven_from_s3_and_from_sqs_and_a_second_run_ap
 
     let guards = create_table(&dynamodb, "Guards", "pk", None).await;
     let written = Arc::new(AtomicUsize::new(0));
-    let router = router(ExactlyOnce::new(dynamodb.clone(), &guards), written.clone());
+    let router = router(ExactlyOnce::new(dynamodb.clone(), &guards).consumer("orders-projector"), written.clone());
 
     // S3: the first two records, with the whole invocation; and all four (o3 fails).
     let s3 = redrive::s3_client(&config);
@@ -98,9 +98,10 @@ async fn discarded_batches_are_redriven_from_s3_and_from_sqs_and_a_second_run_ap
         s3.put_object().bucket(&bucket).key(key).body(body.into()).send().await.unwrap_or_else(|e| panic!("{e:?}"));
     }
     for run in 1..=2 {
-        let outcomes = redrive::from_bucket(&s3, &bucket, "aws/lambda/", &router, Some(&streams))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let outcomes =
+            redrive::from_bucket(&s3, &bucket, "aws/lambda/", &router, Some(&streams), ExpiredClaims::Refuse)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
         let fates: Vec<Vec<(String, RecordFate)>> =
             outcomes.iter().map(|o| o.result.as_ref().map(|r| r.records.clone()).unwrap_or_default()).collect();
         let processed = |i: usize| (seqs[i].clone(), RecordFate::Processed);
@@ -135,8 +136,9 @@ async fn discarded_batches_are_redriven_from_s3_and_from_sqs_and_a_second_run_ap
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
     }
-    let outcomes =
-        redrive::from_queue(&sqs, &queue_url, &router, Some(&streams)).await.unwrap_or_else(|e| panic!("{e}"));
+    let outcomes = redrive::from_queue(&sqs, &queue_url, &router, Some(&streams), ExpiredClaims::Refuse)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut fates: Vec<(RecoveredFrom, Vec<(String, RecordFate)>)> = outcomes
         .iter()
         .map(|o| o.result.as_ref().map(|r| (r.from, r.records.clone())).unwrap_or_else(|e| panic!("{e}")))
@@ -148,7 +150,9 @@ async fn discarded_batches_are_redriven_from_s3_and_from_sqs_and_a_second_run_ap
     assert_eq!(fates[2], (RecoveredFrom::Stream, vec![(seqs[3].clone(), RecordFate::Processed)]));
     assert_eq!(written.load(Ordering::SeqCst), 3, "o4 written once; o2 was written before");
     // The processed messages were deleted; the failed one stays for the next redrive.
-    let again = redrive::from_queue(&sqs, &queue_url, &router, Some(&streams)).await.unwrap_or_else(|e| panic!("{e}"));
+    let again = redrive::from_queue(&sqs, &queue_url, &router, Some(&streams), ExpiredClaims::Refuse)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let again: Vec<Vec<String>> = again.iter().map(|o| o.lines()).collect();
     assert_eq!(again.len(), 1, "{again:?}");
     assert!(again[0][0].contains(&seqs[2]) && again[0][0].contains("failed: "), "{again:?}");
@@ -173,23 +177,24 @@ async fn records_past_the_streams_retention_are_reported_gone_and_metadata_witho
     let router = Router::new().fallback(|_: Change<Item>| async { Ok::<(), BoxError>(()) });
 
     // Still in the stream: re-read and processed.
-    let redriven =
-        redrive_document(&router, Some(&stream), metadata.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
+    let redriven = redrive_document(&router, Some(&stream), metadata.as_bytes(), ExpiredClaims::Refuse)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(redriven.all_processed() && redriven.records.len() == 3, "{redriven:?}");
     // Past retention: gone, said so.
     stream.trim_through(records[2].sequence_number.clone());
-    match redrive_document(&router, Some(&stream), metadata.as_bytes()).await {
+    match redrive_document(&router, Some(&stream), metadata.as_bytes(), ExpiredClaims::Refuse).await {
         Err(error @ RedriveError::Gone(_)) => assert!(error.to_string().contains("24-hour retention"), "{error}"),
         other => panic!("expected Gone, got {other:?}"),
     }
     // Metadata and no stream to read it from.
-    match redrive_document::<LiveStream>(&router, None, metadata.as_bytes()).await {
+    match redrive_document::<LiveStream>(&router, None, metadata.as_bytes(), ExpiredClaims::Refuse).await {
         Err(error @ RedriveError::CannotReread(_)) => assert!(error.to_string().contains("no payload"), "{error}"),
         other => panic!("expected CannotReread, got {other:?}"),
     }
     // Not a failure record at all.
     assert!(matches!(
-        redrive_document(&router, Some(&stream), b"{\"Records\":[]}").await,
+        redrive_document(&router, Some(&stream), b"{\"Records\":[]}", ExpiredClaims::Refuse).await,
         Err(RedriveError::NotAFailureRecord(_))
     ));
 }

@@ -9,7 +9,8 @@
 //!
 //! A welcome e-mail per new customer, against `Idempotency::in_memory()` (the twin with the
 //! same claim rules; the `testing` feature builds the events). Against DynamoDB,
-//! `Idempotency::new(client, "Claims")`. The batch is delivered twice; the example exits
+//! `Idempotency::new(client, "Claims")` (claims are the function's own, by
+//! `AWS_LAMBDA_FUNCTION_NAME`; `.consumer("welcome")` names it outside Lambda). The batch is delivered twice; the example exits
 //! non-zero unless each customer got one e-mail.
 
 #![allow(clippy::print_stdout)]
@@ -17,7 +18,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use ddbstream::dynamodb::{Effect, Idempotency};
+use ddbstream::dynamodb::{Effect, EffectKey, Idempotency};
 use ddbstream::testing::{lambda_event, KeySchema, Table};
 use ddbstream::{BoxError, Change, Context, EventName, Router, State, StreamViewType};
 use serde::{Deserialize, Serialize};
@@ -41,10 +42,12 @@ async fn on_customer(State(welcome): State<Welcome>, change: Change<Customer>) -
     }
     let email = change.require_new()?.email.clone();
     let sent = Arc::clone(&welcome.sent);
-    // The effect: runs only if no earlier delivery of this record ran it.
-    let send = || async move {
+    // The effect: runs only if no earlier delivery of this record ran it. Its key is the
+    // same on every delivery: a mailer that deduplicates by it (an `Idempotency-Key`) drops
+    // a second send after a crash between the send and the claim's completion.
+    let send = |key: EffectKey| async move {
         sent.fetch_add(1, Ordering::SeqCst);
-        Ok::<String, BoxError>(format!("message for {email}"))
+        Ok::<String, BoxError>(format!("message for {email}, idempotency key {}", &key.digest()[..12]))
     };
     let effect = welcome.claims.once(&change, send).await?;
     match effect {

@@ -15,7 +15,7 @@
 
 #![allow(clippy::print_stdout)]
 
-use ddbstream::redrive::{redrive, RecordFate};
+use ddbstream::redrive::{redrive, ExpiredClaims, RecordFate};
 use ddbstream::runner::DynamoDbStreams;
 use ddbstream::{BoxError, Change, Router};
 use serde::Deserialize;
@@ -56,7 +56,9 @@ async fn main() -> Result<(), BoxError> {
     });
     // The document carries its payload, so no stream is needed to re-read the records.
     let document = serde_json::to_vec(&document)?;
-    let redriven = redrive::<DynamoDbStreams>(&router, None, &document).await.map_err(|error| error.to_string())?;
+    let redriven = redrive::<DynamoDbStreams>(&router, None, &document, ExpiredClaims::Refuse)
+        .await
+        .map_err(|error| error.to_string())?;
     for (record, fate) in &redriven.records {
         println!("{record} {fate:?}");
     }

@@ -93,6 +93,8 @@ mod error;
 mod handler;
 pub mod logging;
 mod metrics;
+#[cfg(any(feature = "dynamodb", feature = "testing"))]
+mod number_size;
 mod payload;
 mod process;
 #[cfg(feature = "redrive")]

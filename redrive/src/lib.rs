@@ -4,7 +4,7 @@
 
 use aws_sdk_s3::Client as S3;
 use aws_sdk_sqs::Client as Sqs;
-use ddbstream::redrive::{redrive, RecordFate, RedriveError, Redriven};
+use ddbstream::redrive::{redrive, ExpiredClaims, RecordFate, RedriveError, Redriven};
 use ddbstream::runner::StreamSource;
 use ddbstream::{error_chain, BoxError, Router};
 
@@ -52,6 +52,7 @@ pub async fn from_bucket<S: StreamSource>(
     prefix: &str,
     router: &Router,
     stream: Option<&S>,
+    expired: ExpiredClaims,
 ) -> Result<Vec<Outcome>, BoxError> {
     let mut keys = Vec::new();
     let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
@@ -70,7 +71,7 @@ pub async fn from_bucket<S: StreamSource>(
             .await
             .map_err(|err| format!("GetObject {bucket}/{key}: {}", error_chain(&err)))?;
         let body = object.body.collect().await.map_err(|err| format!("reading {bucket}/{key}: {err}"))?.into_bytes();
-        let result = redrive(router, stream, &body).await;
+        let result = redrive(router, stream, &body, expired).await;
         outcomes.push(Outcome { document: format!("s3://{bucket}/{key}"), result });
     }
     Ok(outcomes)
@@ -85,6 +86,7 @@ pub async fn from_queue<S: StreamSource>(
     queue_url: &str,
     router: &Router,
     stream: Option<&S>,
+    expired: ExpiredClaims,
 ) -> Result<Vec<Outcome>, BoxError> {
     let mut outcomes = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -113,7 +115,7 @@ pub async fn from_queue<S: StreamSource>(
                 continue;
             }
             fresh += 1;
-            let result = redrive(router, stream, message.body().unwrap_or_default().as_bytes()).await;
+            let result = redrive(router, stream, message.body().unwrap_or_default().as_bytes(), expired).await;
             let outcome = Outcome { document: format!("sqs:{id}"), result };
             if outcome.all_processed() {
                 sqs.delete_message()

@@ -1,6 +1,8 @@
-//! `redrive --function <name> (--bucket <bucket> [--prefix <prefix>] | --queue <url>)`: runs
-//! what a failure destination kept through that function's router again, one line per
-//! record; exits 1 unless every record was processed. The function's settings come from the
+//! `redrive --function <name> (--bucket <bucket> [--prefix <prefix>] | --queue <url>) [--force]`:
+//! runs what a failure destination kept through that function's router again, one line per
+//! record; exits 1 unless every record was processed. A record whose idempotency claim may
+//! have expired (older than the function keeps its claims) is refused, named, unless
+//! `--force` says to run its effect anyway. The function's settings come from the
 //! same environment variables as on Lambda (`ORDERS_TABLE`...), the AWS endpoints from the
 //! SDK's (`AWS_ENDPOINT_URL*` locally).
 
@@ -25,6 +27,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<bool, ddbstream::BoxError> {
     let mut args = std::env::args().skip(1);
     let (mut function, mut bucket, mut prefix, mut queue) = (None, None, String::new(), None);
+    let mut expired = ddbstream::redrive::ExpiredClaims::Refuse;
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -32,6 +35,7 @@ async fn run() -> Result<bool, ddbstream::BoxError> {
             "--bucket" => bucket = Some(value()?),
             "--prefix" => prefix = value()?,
             "--queue" => queue = Some(value()?),
+            "--force" => expired = ddbstream::redrive::ExpiredClaims::Run,
             other => return Err(format!("unknown argument `{other}`\n{USAGE}").into()),
         }
     }
@@ -44,10 +48,11 @@ async fn run() -> Result<bool, ddbstream::BoxError> {
     let stream = DynamoDbStreams::new(aws_sdk_dynamodbstreams::Client::new(&config));
     let outcomes = match (bucket, queue) {
         (Some(bucket), None) => {
-            redrive::from_bucket(&redrive::s3_client(&config), &bucket, &prefix, &router, Some(&stream)).await?
+            redrive::from_bucket(&redrive::s3_client(&config), &bucket, &prefix, &router, Some(&stream), expired)
+                .await?
         }
         (None, Some(queue)) => {
-            redrive::from_queue(&aws_sdk_sqs::Client::new(&config), &queue, &router, Some(&stream)).await?
+            redrive::from_queue(&aws_sdk_sqs::Client::new(&config), &queue, &router, Some(&stream), expired).await?
         }
         _ => return Err(USAGE.into()),
     };
@@ -68,4 +73,5 @@ async fn run() -> Result<bool, ddbstream::BoxError> {
     Ok(complete)
 }
 
-const USAGE: &str = "usage: redrive --function <name> (--bucket <bucket> [--prefix <prefix>] | --queue <queue url>)";
+const USAGE: &str =
+    "usage: redrive --function <name> (--bucket <bucket> [--prefix <prefix>] | --queue <queue url>) [--force]";

@@ -1,7 +1,7 @@
-//! The guard: one item per changed item, holding the last applied sequence number, checked
-//! and written in the same transaction as the change's writes. Through Kinesis, where
-//! changes of one item may arrive out of order and more than once, it holds the last
-//! applied creation time and the `eventID`s applied at that time.
+//! The guard: one item per changed item and consumer, holding the last applied sequence
+//! number, checked and written in the same transaction as the change's writes. Through
+//! Kinesis, where changes of one item may arrive out of order and more than once, it holds
+//! the last applied creation time and the `eventID`s applied at that time.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,8 +12,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
-use super::{limits, WriteError};
-use crate::Change;
+use super::key::{canonical_keys, label, Consumer};
+use super::limits::{self, KeySchemas};
+use super::WriteError;
+use crate::change::Change;
 
 /// What [`ExactlyOnce::apply`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,9 @@ pub struct ExactlyOnce {
     table: String,
     partition_key: String,
     sort_key: Option<(String, String)>,
+    consumer: Consumer,
+    /// Tables whose key is known: the guard table's, and those declared.
+    schemas: KeySchemas,
 }
 
 #[derive(Clone, Debug)]
@@ -68,28 +73,65 @@ enum Timed {
 }
 
 impl ExactlyOnce {
-    /// Guards kept in `guard_table`, whose partition key is a string attribute `pk`.
+    /// Guards kept in `guard_table`, whose partition key is a string attribute `pk`, for the
+    /// consumer named by Lambda's `AWS_LAMBDA_FUNCTION_NAME` (the function's name). Outside
+    /// Lambda (the runner, the redrive, a test) name it with [`consumer`](Self::consumer):
+    /// until then every [`apply`](Self::apply) fails, saying so.
     pub fn new(client: Client, guard_table: impl Into<String>) -> Self {
-        Self {
-            backend: Backend::DynamoDb(client),
-            table: guard_table.into(),
-            partition_key: "pk".into(),
-            sort_key: None,
-        }
+        Self::with(Backend::DynamoDb(client), guard_table.into(), Consumer::from_env(), false)
     }
 
     /// The in-memory twin, for tests without AWS: the same guard rule (a change is written
     /// when its item's guard is absent or holds a lower sequence number, and the guard then
-    /// holds it), the same limits and errors up front; the writes are recorded, not made.
-    /// `tests/exactly_once.rs` runs one scenario suite against this twin and against
-    /// DynamoDB (moto) and requires the same answers.
+    /// holds it), the same keys, and DynamoDB's transaction rules checked as DynamoDB checks
+    /// them (no item twice, sizes, counts); the writes are recorded, not made. Its consumer
+    /// is `AWS_LAMBDA_FUNCTION_NAME`, or `test` when that is not set; clones share the
+    /// twin's guards, so two consumers can be tried on one "table". `tests/exactly_once.rs`
+    /// runs one scenario suite against this twin and against DynamoDB (moto) and requires
+    /// the same answers.
     pub fn in_memory() -> Self {
-        Self {
-            backend: Backend::Memory(Arc::default()),
-            table: "in-memory".into(),
+        let consumer = match std::env::var(super::key::FUNCTION_NAME_ENV) {
+            Ok(name) => Consumer::named(name),
+            Err(_) => Consumer::named("test"),
+        };
+        Self::with(Backend::Memory(Arc::default()), "in-memory".into(), consumer, true)
+    }
+
+    fn with(backend: Backend, table: String, consumer: Consumer, strict: bool) -> Self {
+        let once = Self {
+            backend,
+            table,
             partition_key: "pk".into(),
             sort_key: None,
-        }
+            consumer,
+            schemas: KeySchemas::default().strict(strict),
+        };
+        once.guard_schema()
+    }
+
+    /// The guard table's key, declared for the transaction rules.
+    fn guard_schema(mut self) -> Self {
+        let mut attributes = vec![self.partition_key.clone()];
+        attributes.extend(self.sort_key.as_ref().map(|(attribute, _)| attribute.clone()));
+        self.schemas.declare(&self.table, attributes);
+        self
+    }
+
+    /// Whose guards these are: a name of your choosing (the function's name, so that the
+    /// runner and the redrive share the deployed function's guards), not empty and without
+    /// `#`. Consumers sharing one guard table never see each other's guards.
+    pub fn consumer(mut self, name: impl Into<String>) -> Self {
+        self.consumer = Consumer::named(name);
+        self
+    }
+
+    /// Declares the key attributes of a table your writes go to, so that two `Put`s into it
+    /// can be told apart by the transaction rules. Only the twin needs it (DynamoDB knows its
+    /// tables): without it, two `Put`s into one table in one change are refused by the twin,
+    /// which cannot tell whether they are one item.
+    pub fn key_schema<I: Into<String>>(mut self, table: &str, attributes: impl IntoIterator<Item = I>) -> Self {
+        self.schemas.declare(table, attributes.into_iter().map(Into::into).collect());
+        self
     }
 
     /// The twin's applied writes, in order, each with its guard key; empty for DynamoDB.
@@ -103,23 +145,21 @@ impl ExactlyOnce {
     /// The guard table's partition key attribute, if not `pk`.
     pub fn partition_key(mut self, attribute: impl Into<String>) -> Self {
         self.partition_key = attribute.into();
-        self
+        self.guard_schema()
     }
 
     /// For a guard table with a sort key: the attribute and the value every guard uses
     /// (single-table designs, `("sk", "GUARD")`).
     pub fn sort_key(mut self, attribute: impl Into<String>, value: impl Into<String>) -> Self {
         self.sort_key = Some((attribute.into(), value.into()));
-        self
+        self.guard_schema()
     }
 
-    /// The guard key of a change's item: its table and its keys as JSON, attribute names in
-    /// order (`Orders#{"pk":"order#1"}`).
-    pub fn guard_key<T, K: Serialize>(change: &Change<T, K>) -> Result<String, WriteError> {
-        let keys = serde_json::to_value(&change.keys)
-            .map_err(|err| WriteError::new(format!("the change's keys do not serialize: {err}")))?;
+    /// The guard key of a change's item: the consumer, the item's table, and its keys as
+    /// canonical JSON, attribute names in order (`likes#Likes#{"pk":"post#1","sk":"user#a"}`).
+    pub fn guard_key<T, K: Serialize>(&self, change: &Change<T, K>) -> Result<String, WriteError> {
         let table = change.meta.table_name.as_deref().unwrap_or(&change.meta.stream_arn);
-        Ok(format!("{table}#{keys}"))
+        self.consumer.key(&format!("{table}#{}", canonical_keys(&change.keys)?))
     }
 
     /// Applies `writes` for `change`, guarded by the changed item's key
@@ -129,19 +169,32 @@ impl ExactlyOnce {
         change: &Change<T, K>,
         writes: impl IntoIterator<Item = TransactWriteItem>,
     ) -> Result<Applied, WriteError> {
-        self.apply_keyed(change, &Self::guard_key(change)?, writes).await
+        let key = self.guard_key(change)?;
+        self.apply_guarded(change, &key, writes.into_iter().collect()).await
     }
 
-    /// Applies `writes` for `change`, guarded by `key` (several tables' changes can share one
-    /// guard, or one item's changes can be split in several).
+    /// Applies `writes` for `change`, guarded by `key`, within this consumer's guards
+    /// (several tables' changes can share one guard, or one item's changes can be split in
+    /// several).
     pub async fn apply_keyed<T, K>(
         &self,
         change: &Change<T, K>,
         key: &str,
         writes: impl IntoIterator<Item = TransactWriteItem>,
     ) -> Result<Applied, WriteError> {
+        let key = self.consumer.key(key)?;
+        self.apply_guarded(change, &key, writes.into_iter().collect()).await
+    }
+
+    /// Applies `writes` under the guard key `key` (the consumer's included).
+    async fn apply_guarded<T, K>(
+        &self,
+        change: &Change<T, K>,
+        key: &str,
+        writes: Vec<TransactWriteItem>,
+    ) -> Result<Applied, WriteError> {
         if change.meta.via_kinesis() {
-            return self.apply_timed(change, key, writes.into_iter().collect()).await;
+            return self.apply_timed(change, key, writes).await;
         }
         let seq = change.sequence_number().sortable().ok_or_else(|| {
             WriteError::new(format!(
@@ -149,41 +202,52 @@ impl ExactlyOnce {
                 change.sequence_number()
             ))
         })?;
-        let writes: Vec<TransactWriteItem> = writes.into_iter().collect();
-        limits::check(&writes)?;
-        let client = match &self.backend {
-            Backend::DynamoDb(client) => client,
-            Backend::Memory(twin) => {
-                let mut twin = twin.lock().unwrap_or_else(PoisonError::into_inner);
-                if twin.guards.get(key).is_some_and(|last| *last >= seq) {
-                    return Ok(Applied::AlreadyApplied);
-                }
-                twin.guards.insert(key.to_owned(), seq);
-                twin.applied.push((key.to_owned(), writes));
-                return Ok(Applied::Written);
-            }
-        };
         let guard = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.key_attributes(key)))
             .item(LAST_SEQ, AttributeValue::S(seq.clone()))
             .condition_expression("attribute_not_exists(#last) OR #last < :seq")
             .expression_attribute_names("#last", LAST_SEQ)
-            .expression_attribute_values(":seq", AttributeValue::S(seq))
+            .expression_attribute_values(":seq", AttributeValue::S(seq.clone()))
             .build()
             .map_err(|err| WriteError::sdk("building the guard", &err))?;
         let mut items = Vec::with_capacity(writes.len() + 1);
         items.push(TransactWriteItem::builder().put(guard).build());
         items.extend(writes);
+        limits::check(&items, &self.schemas, true)?;
+        let client = match &self.backend {
+            Backend::DynamoDb(client) => client,
+            Backend::Memory(twin) => {
+                let mut twin = twin.lock().unwrap_or_else(PoisonError::into_inner);
+                if twin.guards.get(key).is_some_and(|last| *last >= seq) {
+                    skipped(change, key);
+                    return Ok(Applied::AlreadyApplied);
+                }
+                twin.guards.insert(key.to_owned(), seq);
+                items.remove(0);
+                twin.applied.push((key.to_owned(), items));
+                return Ok(Applied::Written);
+            }
+        };
         match client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(Applied::Written),
             Err(SdkError::ServiceError(err)) if guard_failed(err.err()) => {
-                tracing::info!(guard = key, "this change or a newer one was applied before: nothing written");
+                skipped(change, key);
                 Ok(Applied::AlreadyApplied)
             }
             Err(err) => Err(WriteError::sdk("TransactWriteItems", &err)),
         }
     }
+}
+
+/// Logs a skipped redelivery: the table and a digest of the guard key, never the key itself
+/// (it holds the item's key values).
+fn skipped<T, K>(change: &Change<T, K>, key: &str) {
+    tracing::info!(
+        table = change.meta.table_name.as_deref().unwrap_or("?"),
+        guard = %label(key),
+        "this change or a newer one was applied before: nothing written"
+    );
 }
 
 impl ExactlyOnce {
@@ -206,10 +270,17 @@ impl ExactlyOnce {
             return Err(WriteError::new("a change through Kinesis without an eventID cannot guard a write"));
         }
         let time = format!("{micros:0>40}");
-        limits::check(&writes)?;
+        let transaction = |step: Timed| -> Result<Vec<TransactWriteItem>, WriteError> {
+            let mut items = Vec::with_capacity(writes.len() + 1);
+            items.push(self.timed_guard(step, key, &time, event)?);
+            items.extend(writes.iter().cloned());
+            limits::check(&items, &self.schemas, true)?;
+            Ok(items)
+        };
         let client = match &self.backend {
             Backend::DynamoDb(client) => client,
             Backend::Memory(twin) => {
+                transaction(Timed::Newer)?;
                 let mut twin = twin.lock().unwrap_or_else(PoisonError::into_inner);
                 let guard = twin.timed.get(key);
                 match guard.map(|(last, events)| timed_step(last, events, &time, event)) {
@@ -221,7 +292,10 @@ impl ExactlyOnce {
                             events.insert(event.to_owned());
                         }
                     }
-                    Some(None) => return Ok(Applied::AlreadyApplied),
+                    Some(None) => {
+                        skipped(change, key);
+                        return Ok(Applied::AlreadyApplied);
+                    }
                 }
                 twin.applied.push((key.to_owned(), writes));
                 return Ok(Applied::Written);
@@ -229,11 +303,7 @@ impl ExactlyOnce {
         };
         let mut step = Timed::Newer;
         for _ in 0..TIMED_ATTEMPTS {
-            let guard = self.timed_guard(step, key, &time, event)?;
-            let mut items = Vec::with_capacity(writes.len() + 1);
-            items.push(guard);
-            items.extend(writes.iter().cloned());
-            match client.transact_write_items().set_transact_items(Some(items)).send().await {
+            match client.transact_write_items().set_transact_items(Some(transaction(step)?)).send().await {
                 Ok(_) => return Ok(Applied::Written),
                 Err(SdkError::ServiceError(err)) if guard_failed(err.err()) => {}
                 Err(err) => return Err(WriteError::sdk("TransactWriteItems", &err)),
@@ -243,13 +313,14 @@ impl ExactlyOnce {
             match timed_step(&last, &events, &time, event) {
                 Some(next) => step = next,
                 None => {
-                    tracing::info!(guard = key, "this change or a newer one was applied before: nothing written");
+                    skipped(change, key);
                     return Ok(Applied::AlreadyApplied);
                 }
             }
         }
         Err(WriteError::new(format!(
-            "the guard {key} changed under each of {TIMED_ATTEMPTS} attempts: the change is retried later"
+            "the guard {} changed under each of {TIMED_ATTEMPTS} attempts: the change is retried later",
+            label(key)
         )))
     }
 

@@ -3,9 +3,15 @@
 //! Lambda delivers each record at least once, and after a partial failure it redelivers
 //! records that were already processed. [`ExactlyOnce`] makes a change's writes happen at
 //! most once per item, and never behind a newer change of that item: a guard item keyed by
-//! the changed item holds the sequence number of the last change applied, and is checked
-//! and written in the same transaction as your writes. A redelivered change, or an older
-//! one replayed after a newer, fails the guard's condition, and nothing is written.
+//! the consumer and the changed item holds the sequence number of the last change applied,
+//! and is checked and written in the same transaction as your writes. A redelivered change,
+//! or an older one replayed after a newer, fails the guard's condition, and nothing is
+//! written. Guards never expire, so this holds however late a record comes back.
+//!
+//! **Consumers.** Guards and claims belong to a consumer: under Lambda the function
+//! (`AWS_LAMBDA_FUNCTION_NAME`, [`FUNCTION_NAME_ENV`]), elsewhere the name given to
+//! `.consumer(..)` (the runner, the redrive and tests must name it; every call fails until
+//! they do). Functions sharing a guard or claims table never see each other's entries.
 //!
 //! ```no_run
 //! use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
@@ -28,11 +34,16 @@
 //! ```
 //!
 //! For effects outside DynamoDB (an HTTP call, an e-mail), [`Idempotency`] claims each
-//! record before its effect and marks it done after, so a redelivery skips the effect.
+//! record before its effect and marks it done after, so a redelivery skips the effect. That
+//! is at least once, not exactly once: a crash between the effect and the claim's completion
+//! runs the effect again after the claim's lease. The effect is handed an [`EffectKey`], the
+//! same on every run: a sink that deduplicates by it (SQS FIFO's `MessageDeduplicationId`,
+//! an HTTP `Idempotency-Key`) closes that window.
 //!
 //! The guard table needs a string partition key (`pk` unless you name another, and
 //! optionally a sort key with a fixed value, for single-table designs). The guard item of
-//! an item is `{pk: "<table>#<keys as JSON>", last_seq: "<40-digit sequence number>"}`.
+//! an item is `{pk: "<consumer>#<table>#<keys as canonical JSON>", last_seq: "<40-digit
+//! sequence number>"}`. Logs carry the table and a digest of the key, never its values.
 //!
 //! # Changes through Kinesis
 //!
@@ -59,11 +70,15 @@
 mod error;
 mod guard;
 mod idempotency;
+mod key;
 mod limits;
 mod self_guarded;
 
 pub use error::WriteError;
 pub use guard::{Applied, ExactlyOnce};
-pub use idempotency::{Effect, Idempotency, DEFAULT_LEASE, STREAM_RETENTION};
+pub use idempotency::{
+    Effect, EffectKey, Idempotency, DEFAULT_LEASE, DEFAULT_REDRIVE_WINDOW, KINESIS_MAX_RETENTION, STREAM_RETENTION,
+};
+pub use key::FUNCTION_NAME_ENV;
 pub use limits::{item_size, MAX_ITEM_BYTES, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES};
 pub use self_guarded::apply_self_guarded;

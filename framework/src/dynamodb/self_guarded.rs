@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::Client;
 
-use super::{limits, Applied, WriteError};
+use super::limits::{self, KeySchemas};
+use super::{Applied, WriteError};
 
 /// Runs `writes` as one transaction, each carrying its own guard condition (say
 /// `attribute_not_exists(email) OR source_seq < :seq`, with the change's
@@ -19,7 +20,7 @@ pub async fn apply_self_guarded(client: &Client, writes: Vec<TransactWriteItem>)
     if writes.is_empty() {
         return Ok(Applied::Written);
     }
-    limits::check_all(&writes)?;
+    limits::check(&writes, &KeySchemas::default(), false)?;
     match client.transact_write_items().set_transact_items(Some(writes)).send().await {
         Ok(_) => Ok(Applied::Written),
         Err(SdkError::ServiceError(err)) if condition_failed(err.err()) => {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use super::replay::Redrive;
 use super::Progress;
 
 /// Whether a record may start now, asked before each record (the runner: while its lease
@@ -20,6 +21,8 @@ pub(crate) struct Control {
     abandon: Arc<Notify>,
     pub(crate) progress: Arc<Progress>,
     pub(crate) may_start: Option<MayStart>,
+    /// Set when the invocation is a redrive (its handlers can tell).
+    pub(crate) redrive: Option<Redrive>,
 }
 
 impl std::fmt::Debug for Control {
@@ -34,6 +37,12 @@ impl Control {
     /// Records start only while `may_start` says so.
     pub(crate) fn only_while(mut self, may_start: impl Fn() -> bool + Send + Sync + 'static) -> Self {
         self.may_start = Some(Arc::new(may_start));
+        self
+    }
+
+    /// The invocation is a redrive, treating forgotten records as `redrive` says.
+    pub(crate) fn redriven(mut self, redrive: Redrive) -> Self {
+        self.redrive = Some(redrive);
         self
     }
 

@@ -16,8 +16,12 @@ use super::{Failure, Invocation};
 /// that a panic raised while creating the future is caught too. An abandoned future is
 /// dropped at once, and a panic in its `Drop` is contained as well.
 pub(crate) async fn guarded<F: Future>(work: F, invocation: &Invocation) -> Result<F::Output, Failure> {
-    let work =
-        Entered::new(invocation.handlers.clone(), invocation.deadline.at(), AssertUnwindSafe(work).catch_unwind());
+    let work = Entered::new(
+        invocation.handlers.clone(),
+        invocation.deadline.at(),
+        invocation.control.redrive,
+        AssertUnwindSafe(work).catch_unwind(),
+    );
     match invocation.deadline.run(work).await {
         Ok(Ok(output)) => Ok(output),
         Ok(Err(panic)) => {

@@ -25,6 +25,8 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::replay::{self, Redrive};
+
 /// The router's handler runtimes not in use, and what is left of retired ones.
 #[derive(Default)]
 pub(crate) struct Isolation {
@@ -196,16 +198,23 @@ fn clock_is_paused() -> bool {
 
 /// A future polled with `runtime` as the current runtime (when there is one), so what it
 /// spawns, and the timers and sockets it creates, belong to that runtime; and with its
-/// invocation's deadline readable through [`invocation_deadline`].
+/// invocation's deadline readable through [`invocation_deadline`], and whether it is a
+/// redrive through [`replay::current`].
 pub(crate) struct Entered<F> {
     runtime: Option<Handle>,
     deadline: Option<SystemTime>,
+    redrive: Option<Redrive>,
     inner: Pin<Box<F>>,
 }
 
 impl<F> Entered<F> {
-    pub(crate) fn new(runtime: Option<Handle>, deadline: Option<SystemTime>, inner: F) -> Self {
-        Self { runtime, deadline, inner: Box::pin(inner) }
+    pub(crate) fn new(
+        runtime: Option<Handle>,
+        deadline: Option<SystemTime>,
+        redrive: Option<Redrive>,
+        inner: F,
+    ) -> Self {
+        Self { runtime, deadline, redrive, inner: Box::pin(inner) }
     }
 }
 
@@ -220,7 +229,7 @@ impl<F: Future> Future for Entered<F> {
         let this = &mut *self;
         let _entered = this.runtime.as_ref().map(Handle::enter);
         let outer = DEADLINE.with(|deadline| deadline.replace(this.deadline));
-        let polled = this.inner.as_mut().poll(cx);
+        let polled = replay::with(this.redrive, || this.inner.as_mut().poll(cx));
         DEADLINE.with(|deadline| deadline.set(outer));
         polled
     }

@@ -10,6 +10,7 @@ mod invocation;
 mod isolation;
 mod order;
 mod progress;
+pub(crate) mod replay;
 mod span;
 mod supervise;
 

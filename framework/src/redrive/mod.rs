@@ -26,6 +26,8 @@ use std::time::Duration;
 pub use failure_record::{BatchInfo, FailureRecord};
 pub use outcome::{RecordFate, RecoveredFrom, Redriven};
 
+use crate::process::replay::Redrive;
+use crate::process::Control;
 use crate::runner::{SourceError, StartAt, StreamSource};
 use crate::{Context, Error, Router, SequenceNumber};
 
@@ -35,6 +37,16 @@ pub const REDRIVE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Empty `GetRecords` pages in a row after which an open shard is taken to hold nothing more
 /// of the range.
 const EMPTY_PAGES: usize = 5;
+
+/// What a redrive does with a record whose "already done" may have been forgotten (an
+/// `Idempotency` claim kept for less time than has passed since the record was made).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiredClaims {
+    /// Fail the record, naming it and why: nothing runs twice unseen.
+    Refuse,
+    /// Run its effect anyway: the operator accepts that it may run a second time.
+    Run,
+}
 
 /// Why a document could not be redriven at all.
 #[derive(Debug)]
@@ -67,10 +79,12 @@ impl std::error::Error for RedriveError {}
 
 /// Redrives one failure destination document through `router`: from its payload when it
 /// has one, otherwise from `stream` (the records re-read by their sequence range).
+/// `expired` says what to do with records whose claims may have expired.
 pub async fn redrive<S: StreamSource>(
     router: &Router,
     stream: Option<&S>,
     document: &[u8],
+    expired: ExpiredClaims,
 ) -> Result<Redriven, RedriveError> {
     let record = FailureRecord::parse(document).map_err(RedriveError::NotAFailureRecord)?;
     let (payload, from) = match record.payload {
@@ -86,7 +100,8 @@ pub async fn redrive<S: StreamSource>(
     context.deadline = deadline
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
-    let answered = router.handle_reporting(bytes::Bytes::from(payload), &context).await;
+    let control = Control::default().redriven(Redrive { force: expired == ExpiredClaims::Run });
+    let answered = router.handle_controlled(bytes::Bytes::from(payload), &context, control).await;
     Ok(Redriven::new(record.batch, from, identifiers, answered))
 }
 

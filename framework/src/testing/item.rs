@@ -153,8 +153,5 @@ fn value_size(value: &AttributeValue) -> u64 {
 }
 
 fn number_size(text: &str) -> u64 {
-    let significant = text.bytes().filter(u8::is_ascii_digit).skip_while(|&b| b == b'0').count();
-    let significant =
-        significant - text.bytes().rev().filter(u8::is_ascii_digit).take_while(|&b| b == b'0').count().min(significant);
-    (significant as u64).div_ceil(2) + 1
+    crate::number_size::number_size(text) as u64
 }

@@ -2,7 +2,9 @@
 //! ([`totals`]) and shipping notifications ([`shipping`]), one transaction per change.
 //!
 //! Idempotency: each change's writes go through [`ExactlyOnce`], whose guard for the order
-//! (`pk = Orders#{"order_id":"<id>"}`, `sk = GUARD`, in `CustomerTotals`) holds the
+//! (`pk = orders-projector#Orders#{"order_id":"<id>"}`, `sk = GUARD`, in `CustomerTotals`;
+//! the consumer named in code, [`FUNCTION`], so that the runner and the redrive share the
+//! deployed function's guards whatever its deployed name) holds the
 //! sequence number of the last change applied and is checked and written in the same
 //! transaction. A redelivered change, or an older one replayed after a newer, fails the
 //! guard and nothing is written: totals move exactly once per change, in order, and a
@@ -19,6 +21,9 @@ use ddbstream::{BoxError, Change, Router, State};
 
 use crate::config::{required, MissingSetting};
 use crate::model::{Order, OrderKey};
+
+/// The consumer its guards belong to.
+pub const FUNCTION: &str = "orders-projector";
 
 /// Where the function reads and writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +59,7 @@ pub struct Projector {
 impl Projector {
     /// The projector over `tables`, through `client`.
     pub fn new(client: Client, tables: Tables) -> Self {
-        let once = ExactlyOnce::new(client, &tables.totals).sort_key("sk", "GUARD");
+        let once = ExactlyOnce::new(client, &tables.totals).sort_key("sk", "GUARD").consumer(FUNCTION);
         Self { tables, once }
     }
 }
