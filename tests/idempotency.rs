@@ -87,7 +87,8 @@ async fn scenario(claims: &Idempotency) -> (Vec<String>, u32) {
     answers.push(if panicked.is_err() { "panicked".into() } else { "no panic".into() });
     answers.push(short(claims.once_keyed(c, "p", run(4)).await));
     // Owned claims. With a 400 ms lease, the first holder of "s" is still in its effect when
-    // its lease runs out and a second takes the claim: the first cannot complete it.
+    // its lease runs out and a second takes the claim: the first, done while the second is
+    // still running, cannot complete the second's claim.
     let short_lease = claims.clone().lease(Duration::from_millis(400));
     let first = short_lease.once_keyed(c, "s", |_| async {
         tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -95,7 +96,13 @@ async fn scenario(claims: &Idempotency) -> (Vec<String>, u32) {
     });
     let second = async {
         tokio::time::sleep(Duration::from_millis(600)).await;
-        short_lease.once_keyed(c, "s", run(2)).await
+        let slow = run(2);
+        claims
+            .once_keyed(c, "s", |key| async move {
+                tokio::time::sleep(Duration::from_millis(1200)).await;
+                slow(key).await
+            })
+            .await
     };
     let (first, second) = tokio::join!(first, second);
     answers.extend([short(first), short(second), short(claims.once_keyed(c, "s", run(0)).await)]);
