@@ -65,7 +65,7 @@ package: ## The framework as crates.io would get it: `cargo publish --dry-run` (
 	cargo publish --dry-run --locked -p ddbstream --allow-dirty
 	cargo package --locked -p ddbstream --allow-dirty --list
 
-examples: ## Run the framework's examples that need no AWS (framework/examples/; each checks what it shows)
+examples: $(TOOLS) ## Run the framework's examples (framework/examples/; each checks what it shows; fifo_effect against moto)
 	scripts/run-examples
 
 # A new function crate builds against this checkout until ddbstream is published:
