@@ -173,14 +173,16 @@ impl Calls {
 
 /// The router under test: does what each record's image asks; `per_key` > 1 runs keys
 /// concurrently.
-fn router(calls: &Calls, per_key: usize, margin: Duration) -> Router {
+fn router(calls: &Calls, per_key: usize, margin: Duration, records: &[StreamRecord]) -> Router {
     let calls = calls.clone();
+    let by_event: Arc<HashMap<String, SequenceNumber>> =
+        Arc::new(records.iter().map(|r| (r.event_id.clone(), r.sequence_number.clone())).collect());
     let attempts: Arc<Mutex<HashMap<SequenceNumber, u32>>> = Arc::default();
     Router::new()
         .stream("Docs", move |change: Change<Doc>| {
-            let (calls, attempts) = (calls.clone(), attempts.clone());
+            let (calls, attempts, by_event) = (calls.clone(), attempts.clone(), by_event.clone());
             async move {
-                let seq = stream_sequence_number(change.sequence_number());
+                let seq = stream_sequence_number(&change, &by_event);
                 let image = change.new_image().or(change.old_image());
                 let pk = image.map_or_else(String::new, |doc| doc.pk.clone());
                 let attempt = {
@@ -216,13 +218,15 @@ fn router(calls: &Calls, per_key: usize, margin: Duration) -> Router {
         .per_key_concurrency(per_key)
 }
 
-/// The stream sequence number of a change: through Kinesis, the kit's Kinesis sequence
-/// number carries it after `4959` (see `testing::kinesis_sequence_number`).
-fn stream_sequence_number(seq: &SequenceNumber) -> SequenceNumber {
-    match seq.as_str().strip_prefix("4959") {
-        Some(rest) if seq.as_str().len() == 56 => SequenceNumber::new(rest.trim_start_matches('0')),
-        _ => seq.clone(),
+/// The stream sequence number of a change: through Kinesis, whose sequence numbers follow
+/// arrival, that of the stream record with the change's own `eventID`.
+fn stream_sequence_number<T, K>(change: &Change<T, K>, by_event: &HashMap<String, SequenceNumber>) -> SequenceNumber {
+    if change.meta.via_kinesis() {
+        if let Some(seq) = by_event.get(&change.meta.event_id) {
+            return seq.clone();
+        }
     }
+    change.sequence_number().clone()
 }
 
 /// Runs the simulator invocation by invocation; returns the calls made in each invocation.
@@ -267,7 +271,7 @@ fn simulate_on(
 ) -> Simulated {
     let records = write_all(ops);
     let calls = Calls::default();
-    let router = router(&calls, per_key, margin);
+    let router = router(&calls, per_key, margin, &records);
     let mut simulator = Simulator::new(&router, mapping, "shardId-1", records.clone());
     let per_invocation = runtime.block_on(run(&mut simulator, &calls));
     Simulated {

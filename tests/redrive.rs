@@ -198,3 +198,110 @@ async fn records_past_the_streams_retention_are_reported_gone_and_metadata_witho
         Err(RedriveError::NotAFailureRecord(_))
     ));
 }
+
+/// A stream that answers a run of empty pages before each real page (of one record), as
+/// `GetRecords` may in the middle of a shard; and, if `closes_after` is set, ends the shard
+/// (no next iterator) after that many real pages.
+struct Sparse {
+    inner: LiveStream,
+    empty_pages: usize,
+    closes_after: Option<usize>,
+}
+
+impl StreamSource for Sparse {
+    async fn stream_of_table(&self, table: &str) -> Result<String, ddbstream::runner::SourceError> {
+        self.inner.stream_of_table(table).await
+    }
+
+    async fn describe(
+        &self,
+        stream_arn: &str,
+        exclusive_start: Option<&str>,
+    ) -> Result<ddbstream::runner::ShardList, ddbstream::runner::SourceError> {
+        self.inner.describe(stream_arn, exclusive_start).await
+    }
+
+    async fn iterator(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        at: &StartAt,
+    ) -> Result<String, ddbstream::runner::SourceError> {
+        let inner = self.inner.iterator(stream_arn, shard_id, at).await?;
+        Ok(format!("{}|0|{inner}", self.empty_pages))
+    }
+
+    async fn records(
+        &self,
+        stream_arn: &str,
+        iterator: &str,
+        _limit: usize,
+    ) -> Result<ddbstream::runner::RecordsPage, ddbstream::runner::SourceError> {
+        let mut parts = iterator.splitn(3, '|');
+        let empty: usize = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let pages: usize = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let inner = parts.next().unwrap_or_default();
+        if empty > 0 {
+            let next = Some(format!("{}|{pages}|{inner}", empty - 1));
+            return Ok(ddbstream::runner::RecordsPage { records: Vec::new(), next_iterator: next });
+        }
+        let mut page = self.inner.records(stream_arn, inner, 1).await?;
+        let closed = self.closes_after.is_some_and(|after| pages + 1 >= after);
+        page.next_iterator = match page.next_iterator {
+            Some(next) if !closed => Some(format!("{}|{}|{next}", self.empty_pages, pages + 1)),
+            _ => None,
+        };
+        Ok(page)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reread_goes_on_through_empty_pages_and_never_calls_unread_records_processed() {
+    let stream = LiveStream::new(Table::new("Orders", KeySchema::hash("pk"), StreamViewType::NewAndOldImages));
+    let records = stream.write(|orders| {
+        (1..=4)
+            .filter_map(|n| {
+                let item = HashMap::from([("pk".to_owned(), serde_dynamo::AttributeValue::S(format!("o{n}")))]);
+                orders.put(Item::from(item)).ok().flatten()
+            })
+            .collect::<Vec<_>>()
+    });
+    let json: Vec<Value> = records.iter().map(|r| r.to_lambda_json()).collect();
+    let shard = stream.describe(&records[0].stream_arn, None).await.unwrap_or_else(|e| panic!("{e}")).shards[0]
+        .shard_id
+        .clone();
+    let metadata = failure_record(&json, &shard, &records[0].stream_arn, false).to_string();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&ran);
+    let router = Router::new().fallback(move |_: Change<Item>| {
+        let counted = Arc::clone(&counted);
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), BoxError>(())
+        }
+    });
+    let seqs: Vec<String> = records.iter().map(|r| r.sequence_number.to_string()).collect();
+
+    // Seven empty pages before the first record and between every two: all four are read.
+    let sparse = Sparse { inner: stream.clone(), empty_pages: 7, closes_after: None };
+    let redriven = redrive_document(&router, Some(&sparse), metadata.as_bytes(), ExpiredClaims::Refuse)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let processed: Vec<(String, RecordFate)> = seqs.iter().map(|s| (s.clone(), RecordFate::Processed)).collect();
+    assert_eq!(redriven.records, processed);
+    assert_eq!(ran.load(Ordering::SeqCst), 4);
+
+    // A shard that ends after two records: those two run, the rest is reported unread.
+    let closing = Sparse { inner: stream.clone(), empty_pages: 2, closes_after: Some(2) };
+    let redriven = redrive_document(&router, Some(&closing), metadata.as_bytes(), ExpiredClaims::Refuse)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(redriven.records[..2], processed[..2]);
+    assert!(
+        matches!(&redriven.records[2..], [(range, RecordFate::Unread(_))] if *range == format!("records after {} to {}", seqs[1], seqs[3])),
+        "{:?}",
+        redriven.records
+    );
+    assert!(!redriven.all_processed());
+    assert_eq!(ran.load(Ordering::SeqCst), 6);
+}

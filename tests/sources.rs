@@ -249,7 +249,7 @@ fn agrees_with_the_stream_event(
     writes: usize,
     fail: Option<usize>,
     shape: fn(&[StreamRecord]) -> Vec<u8>,
-    identifier: fn(&StreamRecord) -> String,
+    identifier: fn(&[StreamRecord], usize) -> String,
 ) -> Result<(), TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -267,7 +267,7 @@ fn agrees_with_the_stream_event(
         None => prop_assert!(by_stream.is_empty() && by_shape.is_empty(), "{by_stream:?} {by_shape:?}"),
         Some(f) => {
             prop_assert_eq!(by_stream, vec![records[f].sequence_number.to_string()]);
-            prop_assert_eq!(by_shape, vec![identifier(&records[f])]);
+            prop_assert_eq!(by_shape, vec![identifier(&records, f)]);
         }
     }
     let stream_seen = stream_seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -283,19 +283,19 @@ proptest! {
     /// A pipe names the failed record by its eventID.
     #[test]
     fn pipes_and_stream_events_agree_on_what_is_processed_and_named(writes in 1usize..30, fail in proptest::option::of(0usize..30)) {
-        agrees_with_the_stream_event(writes, fail, pipes_event, |record| record.event_id.clone())?;
+        agrees_with_the_stream_event(writes, fail, pipes_event, |records, at| records[at].event_id.clone())?;
     }
 
     /// Through Kinesis the failed record is named by its Kinesis sequence number.
     #[test]
     fn kinesis_and_stream_events_agree_on_what_is_processed_and_named(writes in 1usize..30, fail in proptest::option::of(0usize..30)) {
-        agrees_with_the_stream_event(writes, fail, kinesis_event, kinesis_sequence_number)?;
+        agrees_with_the_stream_event(writes, fail, kinesis_event, |_, at| kinesis_sequence_number(at))?;
     }
 }
 
 /// A Kinesis event's records as JSON values, to edit.
 fn kinesis_records(records: &[StreamRecord]) -> Vec<serde_json::Value> {
-    records.iter().map(kinesis_record).collect()
+    records.iter().enumerate().map(|(arrival, record)| kinesis_record(record, arrival)).collect()
 }
 
 fn kinesis_payload(records: Vec<serde_json::Value>) -> Vec<u8> {
@@ -326,7 +326,7 @@ async fn changes_through_kinesis_are_processed_in_kinesis_order_and_a_failure_is
 
     let seen = Seen::default();
     let response = router(&seen, Some(4)).handle(&kinesis_payload(shuffled), &Context::default()).await;
-    assert_eq!(named(response), vec![kinesis_sequence_number(&records[4])]);
+    assert_eq!(named(response), vec![kinesis_sequence_number(4)]);
     assert_eq!(seen.lock().unwrap_or_else(|e| e.into_inner()).len(), 4, "nothing after the failure started");
 }
 
@@ -384,7 +384,7 @@ async fn kinesis_data_that_is_not_base64_json_or_a_dynamodb_change_fails_its_rec
         kinesis[2]["kinesis"]["data"] = bad.clone();
         let seen = Seen::default();
         let response = router(&seen, None).handle(&kinesis_payload(kinesis), &Context::default()).await;
-        assert_eq!(named(response), vec![kinesis_sequence_number(&records[2])], "{bad}");
+        assert_eq!(named(response), vec![kinesis_sequence_number(2)], "{bad}");
         assert_eq!(seen.lock().unwrap_or_else(|e| e.into_inner()).len(), 2, "the records before it ran: {bad}");
     }
 }
@@ -406,8 +406,9 @@ async fn several_tables_in_one_kinesis_stream_are_routed_by_the_table_inside() {
             c.lock().unwrap_or_else(|e| e.into_inner()).push(change.meta.event_id.clone());
             std::future::ready(Ok::<(), BoxError>(()))
         });
-    let mut kinesis = kinesis_records(&orders);
-    kinesis.extend(kinesis_records(&customers));
+    // One shard received both tables' changes, one after the other.
+    let both: Vec<StreamRecord> = orders.iter().chain(&customers).cloned().collect();
+    let kinesis = kinesis_records(&both);
     assert_eq!(
         named(router.handle(&kinesis_payload(kinesis.clone()), &Context::default()).await),
         Vec::<String>::new()
@@ -420,4 +421,17 @@ async fn several_tables_in_one_kinesis_stream_are_routed_by_the_table_inside() {
         Err(error @ Error::NoRoute { .. }) => assert!(error.to_string().contains("table `Customers`"), "{error}"),
         other => panic!("expected NoRoute, got {other:?}"),
     }
+}
+
+/// A Kinesis shard numbers records as they arrive: a late change, or a duplicate, carries a
+/// higher number than what came before it, and reaches the handler where it arrived.
+#[tokio::test]
+async fn kinesis_disorder_reaches_the_handler_as_delivered() {
+    let records = records(3);
+    let delivered = vec![records[1].clone(), records[0].clone(), records[2].clone(), records[0].clone()];
+    let seen = Seen::default();
+    let response = router(&seen, None).handle(&kinesis_event(&delivered), &Context::default()).await;
+    assert_eq!(named(response), Vec::<String>::new());
+    let ids: Vec<String> = delivered.iter().map(|r| r.event_id.clone()).collect();
+    assert_eq!(*seen.lock().unwrap_or_else(|e| e.into_inner()), ids, "late and twice, as delivered");
 }

@@ -189,28 +189,150 @@ async fn a_failed_final_step_fails_the_invocation() {
     }
 }
 
-#[tokio::test]
-async fn a_state_over_one_megabyte_fails_the_invocation_before_anything_is_answered() {
-    #[derive(Clone, Default, Serialize, Deserialize)]
-    struct Everything(Vec<String>);
-    let router = Router::new().stream(
+/// A state that keeps each change's `n` and a filler of `filler` bytes per change.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Heavy(Vec<(u64, String)>);
+
+/// Each end of a heavy window: the `n`s it holds, and whether it ended early.
+type HeavyEnds = Arc<Mutex<Vec<(Vec<u64>, bool)>>>;
+
+/// A router whose window keeps `filler` bytes per change (a change with `huge` keeps
+/// 1.1 MB), recording each end as (the `n`s it holds, whether it ended early).
+fn heavy_router(filler: usize, ends: &HeavyEnds) -> Router {
+    let ends = ends.clone();
+    Router::new().stream(
         "Orders",
         window(
-            |all: &mut Everything, _: Change<Item>| {
-                all.0.push("x".repeat(100_000));
+            move |heavy: &mut Heavy, change: Change<Item>| {
+                let image = change.new_image().cloned().unwrap_or_default();
+                let n = match image.get("n") {
+                    Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+                    _ => 0,
+                };
+                let size = if image.contains_key("huge") { 1_100_000 } else { filler };
+                heavy.0.push((n, "x".repeat(size)));
                 Ok::<(), BoxError>(())
             },
-            |_: WindowEnd<Everything>| async { Ok::<(), BoxError>(()) },
+            move |end: WindowEnd<Heavy>| {
+                let ends = ends.clone();
+                async move {
+                    let held = end.state.0.iter().map(|(n, _)| *n).collect();
+                    ends.lock().unwrap_or_else(PoisonError::into_inner).push((held, end.terminated_early));
+                    Ok::<(), BoxError>(())
+                }
+            },
         ),
+    )
+}
+
+fn held(state: &Option<serde_json::Value>) -> Vec<u64> {
+    let state: Heavy = state.clone().and_then(|s| serde_json::from_value(s).ok()).unwrap_or_default();
+    state.0.iter().map(|(n, _)| *n).collect()
+}
+
+/// AWS: "Your state can be a maximum of 1 MB per shard. If it exceeds that size, Lambda
+/// terminates the window early." The framework never answers more: it ends the window early
+/// before the change that would pass the limit and goes on in the same window with a fresh
+/// state; the final step then runs once more, for the rest.
+#[tokio::test]
+async fn a_state_that_would_pass_one_megabyte_ends_the_window_early_and_goes_on_fresh() {
+    let ends = HeavyEnds::default();
+    let router = heavy_router(300_000, &ends);
+    let records = orders((1..=5).map(|n| order(n, 1)));
+    let window = first_window(&records);
+    let response = handle(&router, &window_event(&lambda_event(&records), &window)).await;
+    let response = response.unwrap_or_else(|e| panic!("{e}"));
+    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    assert_eq!(ends.lock().unwrap_or_else(PoisonError::into_inner).clone(), [(vec![1, 2, 3], true)]);
+    assert_eq!(held(&response.state), [4, 5], "the same window, a fresh state from change 4");
+    // The final invocation ends the rest, once, not early.
+    let last = window.clone().with_state(response.state.clone().unwrap_or_default()).last();
+    let response = handle(&router, &window_event(&lambda_event(&[]), &last)).await;
+    assert!(response.is_ok(), "{response:?}");
+    assert_eq!(
+        ends.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+        [(vec![1, 2, 3], true), (vec![4, 5], false)]
     );
-    let under = orders((1..=10).map(|n| order(n, 1)));
-    let response = handle(&router, &window_event(&lambda_event(&under), &first_window(&under))).await;
-    assert!(response.is_ok_and(|r| r.state.is_some()), "1,000,000 bytes and a little JSON fit");
-    let over = orders((1..=11).map(|n| order(n, 1)));
-    match handle(&router, &window_event(&lambda_event(&over), &first_window(&over))).await {
-        Err(Error::Window(message)) => assert!(message.contains("over Lambda's limit of 1048576"), "{message}"),
-        other => panic!("expected a Window error, got {other:?}"),
-    }
+
+    // A final invocation whose own records pass the limit: ended early first, then ended.
+    let ends = HeavyEnds::default();
+    let router = heavy_router(300_000, &ends);
+    let response = handle(&router, &window_event(&lambda_event(&records), &window.clone().last())).await;
+    assert!(response.is_ok_and(|r| r.batch_item_failures.is_empty()));
+    assert_eq!(
+        ends.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+        [(vec![1, 2, 3], true), (vec![4, 5], false)]
+    );
+}
+
+#[tokio::test]
+async fn a_change_that_alone_passes_one_megabyte_fails_as_itself() {
+    let ends = HeavyEnds::default();
+    let router = heavy_router(10, &ends);
+    let records =
+        orders([order(1, 1), order(2, 1), with(order(3, 1), "huge", AttributeValue::Bool(true)), order(4, 1)]);
+    let response = handle(&router, &window_event(&lambda_event(&records), &first_window(&records))).await;
+    let response = response.unwrap_or_else(|e| panic!("{e}"));
+    let failed: Vec<String> = response.failed_identifiers().iter().map(|id| (*id).to_owned()).collect();
+    assert_eq!(failed, [records[2].sequence_number.to_string()]);
+    assert_eq!(ends.lock().unwrap_or_else(PoisonError::into_inner).clone(), [(vec![1, 2], true)]);
+    assert!(held(&response.state).is_empty(), "the retry starts from the huge change with a fresh state");
+}
+
+/// AWS: "Records are always processed in order the first time. If records are processed
+/// more than once, they may be processed out of order." The simulator sends a window's
+/// retried batch in reverse; the framework folds it in stream order all the same.
+#[tokio::test]
+async fn a_retried_window_batch_comes_out_of_order_and_is_folded_in_order() {
+    let ends = Ends::default();
+    let records =
+        orders([order(1, 1), order(2, 1), with(order(3, 1), "fail_once", AttributeValue::Bool(true)), order(4, 1)]);
+    let attempts = Arc::new(Mutex::new(HashMap::<u64, u32>::new()));
+    let folded = Arc::new(Mutex::new(Vec::new()));
+    let router = {
+        let (ends, attempts, folded) = (ends.clone(), attempts.clone(), folded.clone());
+        Router::new().stream(
+            "Orders",
+            window(
+                move |totals: &mut Totals, change: Change<Item>| {
+                    let image = change.new_image().cloned().unwrap_or_default();
+                    let n = match image.get("n") {
+                        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+                        _ => 0,
+                    };
+                    folded.lock().unwrap_or_else(PoisonError::into_inner).push(n);
+                    let mut attempts = attempts.lock().unwrap_or_else(PoisonError::into_inner);
+                    let attempt = attempts.entry(n).or_default();
+                    *attempt += 1;
+                    if image.contains_key("fail_once") && *attempt == 1 {
+                        return Err::<(), BoxError>("fails once".into());
+                    }
+                    totals.order.push(n);
+                    Ok(())
+                },
+                move |end: WindowEnd<Totals>| {
+                    let ends = ends.clone();
+                    async move {
+                        ends.lock().unwrap_or_else(PoisonError::into_inner).push(end);
+                        Ok::<(), BoxError>(())
+                    }
+                },
+            ),
+        )
+    };
+    let mapping =
+        EventSourceMapping { tumbling_window: Some(Duration::from_secs(300)), ..EventSourceMapping::default() };
+    let mut simulator = Simulator::new(&router, mapping, "shardId-1", records.clone());
+    simulator.run().await;
+    let sent: Vec<Vec<String>> =
+        simulator.trace().invocations().iter().map(|i| i.batch.iter().map(|s| s.to_string()).collect()).collect();
+    let seq = |i: usize| records[i].sequence_number.to_string();
+    assert_eq!(sent[0], [seq(0), seq(1), seq(2), seq(3)], "in order the first time");
+    assert_eq!(sent[1], [seq(3), seq(2)], "the retry from change 3, out of order");
+    assert_eq!(*folded.lock().unwrap_or_else(PoisonError::into_inner), [1, 2, 3, 3, 4], "folded in order");
+    let ends = ends_of(&ends);
+    assert_eq!(ends.len(), 1);
+    assert_eq!(ends[0].state.order, [1, 2, 3, 4]);
 }
 
 #[tokio::test]

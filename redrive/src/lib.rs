@@ -36,6 +36,7 @@ impl Outcome {
                         RecordFate::Processed => "processed".to_owned(),
                         RecordFate::Failed(why) => format!("failed: {why}"),
                         RecordFate::NotStarted => "not started (an earlier record failed)".to_owned(),
+                        RecordFate::Unread(why) => format!("not read ({why}): redrive again"),
                     };
                     format!("{} {record} {fate}", self.document)
                 })

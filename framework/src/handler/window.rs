@@ -26,8 +26,10 @@ pub struct WindowEnd<S> {
     pub shard_id: String,
     /// The mapping's source: the DynamoDB stream's ARN, or the Kinesis stream's.
     pub event_source_arn: String,
-    /// Lambda ended the window before its time (the shard ended, or the state grew too
-    /// large): it holds fewer changes than the window's span.
+    /// The window ended before its time: Lambda ended it (the shard ended), or its state
+    /// would have grown past 1 MB and the framework ended it. It holds fewer changes than the
+    /// window's span; after a size end the same window goes on with a fresh state, and a
+    /// later `end` (of the same `start`) holds the rest.
     pub terminated_early: bool,
 }
 

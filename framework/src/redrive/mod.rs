@@ -34,9 +34,12 @@ use crate::{Context, Error, Router, SequenceNumber};
 /// How long each redriven batch may run: Lambda's longest timeout.
 pub const REDRIVE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-/// Empty `GetRecords` pages in a row after which an open shard is taken to hold nothing more
-/// of the range.
-const EMPTY_PAGES: usize = 5;
+/// How long a re-read may go on reading an open shard without reaching the range's end
+/// (`GetRecords` may answer empty pages in the middle of a shard, so only time, not a count
+/// of empty pages, ends it). Records it did not reach are reported unread, never processed.
+pub const REREAD_BUDGET: Duration = Duration::from_secs(120);
+/// The pause after an empty page (a shard serves five `GetRecords` calls a second).
+const EMPTY_PAGE_PAUSE: Duration = Duration::from_millis(200);
 
 /// What a redrive does with a record whose "already done" may have been forgotten (an
 /// `Idempotency` claim kept for less time than has passed since the record was made).
@@ -87,9 +90,12 @@ pub async fn redrive<S: StreamSource>(
     expired: ExpiredClaims,
 ) -> Result<Redriven, RedriveError> {
     let record = FailureRecord::parse(document).map_err(RedriveError::NotAFailureRecord)?;
-    let (payload, from) = match record.payload {
-        Some(payload) => (payload, RecoveredFrom::Payload),
-        None => (reread(&record.batch, stream).await?, RecoveredFrom::Stream),
+    let (payload, from, unread) = match record.payload {
+        Some(payload) => (payload, RecoveredFrom::Payload, None),
+        None => {
+            let reread = reread(&record.batch, stream).await?;
+            (reread.payload, RecoveredFrom::Stream, reread.unread)
+        }
     };
     let identifiers = crate::process::identifiers(&payload).map_err(|error| {
         RedriveError::NotAFailureRecord(format!("its payload is not an event the router reads: {error}"))
@@ -102,11 +108,23 @@ pub async fn redrive<S: StreamSource>(
         .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
     let control = Control::default().redriven(Redrive { force: expired == ExpiredClaims::Run });
     let answered = router.handle_controlled(bytes::Bytes::from(payload), &context, control).await;
-    Ok(Redriven::new(record.batch, from, identifiers, answered))
+    let mut redriven = Redriven::new(record.batch, from, identifiers, answered);
+    if let Some(unread) = unread {
+        redriven.records.push(unread);
+    }
+    Ok(redriven)
 }
 
-/// The batch's records, re-read from the stream by their sequence range, as an event.
-async fn reread<S: StreamSource>(batch: &BatchInfo, stream: Option<&S>) -> Result<Vec<u8>, RedriveError> {
+/// A range re-read from the stream: its records as an event, and the part of the range not
+/// reached, if any (named by the range it covers, with why).
+struct Reread {
+    payload: Vec<u8>,
+    unread: Option<(String, RecordFate)>,
+}
+
+/// The batch's records, re-read from the stream by their sequence range, as an event: read
+/// until a record at or past the range's end, or the end of a closed shard.
+async fn reread<S: StreamSource>(batch: &BatchInfo, stream: Option<&S>) -> Result<Reread, RedriveError> {
     if crate::payload::is_kinesis_stream(&batch.stream_arn) {
         return Err(RedriveError::CannotReread(format!(
             "{} is a Kinesis stream; its failure records keep their payload only in an S3 destination",
@@ -133,11 +151,12 @@ async fn reread<S: StreamSource>(batch: &BatchInfo, stream: Option<&S>) -> Resul
     let mut iterator =
         stream.iterator(&batch.stream_arn, &batch.shard_id, &StartAt::At(start.clone())).await.map_err(gone)?;
     let mut records = Vec::new();
-    let mut empty = 0;
-    loop {
+    let mut last_read: Option<SequenceNumber> = None;
+    let started = tokio::time::Instant::now();
+    // Why the read ended before a record at or past the range's end, if it did.
+    let stopped = loop {
         let page = stream.records(&batch.stream_arn, &iterator, 1_000).await.map_err(gone)?;
-        empty = if page.records.is_empty() { empty + 1 } else { 0 };
-        // Done once a record at or past the range's end has been read.
+        let empty = page.records.is_empty();
         let mut done = false;
         for record in page.records {
             done = record.sequence_number >= end;
@@ -145,22 +164,37 @@ async fn reread<S: StreamSource>(batch: &BatchInfo, stream: Option<&S>) -> Resul
                 break;
             }
             if record.sequence_number >= start {
+                last_read = Some(record.sequence_number.clone());
                 records.push(record.lambda_json);
             }
         }
-        match page.next_iterator {
-            Some(next) if !done && empty < EMPTY_PAGES => iterator = next,
-            _ => break,
+        if done {
+            break None;
         }
-    }
-    if records.is_empty() {
+        match page.next_iterator {
+            None => break Some("the shard is closed and ends before the range's end".to_owned()),
+            Some(_) if started.elapsed() >= REREAD_BUDGET => {
+                break Some(format!("the range's end was not reached in {} s of reading", REREAD_BUDGET.as_secs()))
+            }
+            Some(next) => iterator = next,
+        }
+        if empty {
+            tokio::time::sleep(EMPTY_PAGE_PAUSE).await;
+        }
+    };
+    let unread = stopped.map(|why| {
+        let from = last_read.map_or_else(|| format!("from {start}"), |last| format!("after {last}"));
+        (format!("records {from} to {end}"), RecordFate::Unread(why))
+    });
+    if records.is_empty() && unread.is_none() {
         return Err(RedriveError::Gone(format!(
             "shard {} of {} holds none of {}..={} any more",
             batch.shard_id, batch.stream_arn, batch.start_sequence_number, batch.end_sequence_number
         )));
     }
-    serde_json::to_vec(&serde_json::json!({ "Records": records }))
-        .map_err(|err| RedriveError::NotAFailureRecord(format!("the re-read records do not serialize: {err}")))
+    let payload = serde_json::to_vec(&serde_json::json!({ "Records": records }))
+        .map_err(|err| RedriveError::NotAFailureRecord(format!("the re-read records do not serialize: {err}")))?;
+    Ok(Reread { payload, unread })
 }
 
 /// A whole-invocation error as each record's failure.

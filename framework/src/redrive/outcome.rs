@@ -23,6 +23,9 @@ pub enum RecordFate {
     Failed(String),
     /// It did not run: an earlier record of the batch failed.
     NotStarted,
+    /// Records of the range the re-read did not reach (named by their range), why: they are
+    /// neither processed nor known to be gone; redrive again.
+    Unread(String),
 }
 
 /// A redriven batch: each record by the identifier its source names it by, in stream

@@ -32,8 +32,14 @@ pub struct Window<S, T, K> {
 ///
 /// - The state starts as `S::default()` and travels between invocations through Lambda (it
 ///   is answered as JSON in `state` and handed back with the window's next batch), so `S`
-///   is `Serialize + DeserializeOwned`; over [`MAX_WINDOW_STATE_BYTES`] serialized, the
-///   invocation fails before anything is answered.
+///   is `Serialize + DeserializeOwned`.
+/// - **At most 1 MB.** AWS: "Your state can be a maximum of 1 MB per shard. If it exceeds
+///   that size, Lambda terminates the window early." The framework never answers a larger
+///   state: when a change would take it over [`MAX_WINDOW_STATE_BYTES`] serialized, it ends
+///   the window early itself, calling `end` with the state as of the changes before it and
+///   [`WindowEnd::terminated_early`] set, then goes on in the same window with a fresh state
+///   from that change (as Lambda's next invocation after an early end does). A change that
+///   alone makes a fresh state too large fails as the batch's failure.
 /// - A change whose fold fails (an error or a panic), or that does not decode, is reported
 ///   as the batch's failure and the answer carries the state as of the changes before it:
 ///   Lambda retries from that change with that state. The state is cloned before each
@@ -139,20 +145,33 @@ where
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Result<WindowRun, Error>> {
         Box::pin(async move {
-            let mut state = incoming::<S>(window)?;
+            let incoming = incoming::<S>(window)?;
+            let mut state = contained(|| incoming.clone()).map_err(state_panicked)?;
             let mut failure = None;
+            let mut folded = records.len();
             for (index, record) in records.iter().enumerate() {
                 let span = record_span(record);
                 if let Err(cause) = span.in_scope(|| self.one(&mut state, record, invocation)) {
                     failure = Some(SegmentFailure { index, failure: cause });
+                    folded = index;
                     break;
                 }
                 invocation.progress.done(index);
             }
-            if failure.is_none() && window.is_final {
-                self.finish(&state, window, invocation).await?;
+            // The size is checked before any final step runs, so that a retry never repeats
+            // one for a state that could not be answered.
+            let mut answer = outgoing(&state)?;
+            if answer.1 > MAX_WINDOW_STATE_BYTES {
+                let (segment, segment_failure) =
+                    self.end_early(incoming, &records[..folded], window, invocation).await?;
+                state = segment;
+                failure = segment_failure.or(failure);
+                answer = outgoing(&state)?;
             }
-            Ok(WindowRun { failure, state: outgoing(&state)? })
+            if failure.is_none() && window.is_final {
+                self.finish(&state, window, window.terminated_early, invocation).await?;
+            }
+            Ok(WindowRun { failure, state: answer.0 })
         })
     }
 }
@@ -190,8 +209,66 @@ where
         }
     }
 
-    /// The window's final step, with the state folded over the whole window.
-    async fn finish(&self, state: &S, window: &WindowFields<'_>, invocation: &Invocation) -> Result<(), Error> {
+    /// Folds `records` again from `incoming`, ending the window early (the final step, with
+    /// `terminated_early`) before each change that would take the state over the limit and
+    /// going on from that change with a fresh state: the state to answer, and the failure of
+    /// a change that alone is too large. Folds are functions of the state and the change, so
+    /// folding again gives what the first pass gave, up to the limit.
+    async fn end_early(
+        &self,
+        incoming: S,
+        records: &[RawRecord<'_>],
+        window: &WindowFields<'_>,
+        invocation: &Invocation,
+    ) -> Result<(S, Option<SegmentFailure>), Error> {
+        let mut state = incoming;
+        for (index, record) in records.iter().enumerate() {
+            let before = contained(|| state.clone()).map_err(state_panicked)?;
+            let failed = |failure| Ok((before.clone(), Some(SegmentFailure { index, failure })));
+            if let Err(failure) = self.refold(&mut state, record) {
+                return failed(failure);
+            }
+            if outgoing(&state)?.1 <= MAX_WINDOW_STATE_BYTES {
+                continue;
+            }
+            tracing::warn!(
+                start = %window.window.start,
+                shard_id = %window.shard_id,
+                "the window's state would exceed 1 MB: the window ends early here and goes on with a fresh state"
+            );
+            self.finish(&before, window, true, invocation).await?;
+            state = contained(S::default).map_err(state_panicked)?;
+            if let Err(failure) = self.refold(&mut state, record) {
+                return Ok((contained(S::default).map_err(state_panicked)?, Some(SegmentFailure { index, failure })));
+            }
+            let alone = outgoing(&state)?.1;
+            if alone > MAX_WINDOW_STATE_BYTES {
+                let error = format!(
+                    "this change alone makes the window's state {alone} bytes serialized, over Lambda's limit of \
+                     {MAX_WINDOW_STATE_BYTES}: keep less in it (aggregates, not the changes themselves)"
+                );
+                let fresh = contained(S::default).map_err(state_panicked)?;
+                return Ok((fresh, Some(SegmentFailure { index, failure: Failure::handler(error.into()) })));
+            }
+        }
+        Ok((state, None))
+    }
+
+    /// Folds one record again (its stats were counted on the first pass).
+    fn refold(&self, state: &mut S, record: &RawRecord<'_>) -> Result<(), Failure> {
+        let change = contained(|| decode_record::<T, K>(record))?.map_err(Failure::Decode)?;
+        contained(|| (self.fold)(state, change))?.map_err(Failure::handler)
+    }
+
+    /// The window's final step, with the state folded over the whole window (or, ended early,
+    /// over its part so far).
+    async fn finish(
+        &self,
+        state: &S,
+        window: &WindowFields<'_>,
+        terminated_early: bool,
+        invocation: &Invocation,
+    ) -> Result<(), Error> {
         if invocation.deadline.expired() {
             return Err(Error::Window(
                 "the deadline margin was reached before the window's final step ran; Lambda retries the final \
@@ -205,7 +282,7 @@ where
             end: window.window.end.clone(),
             shard_id: window.shard_id.clone(),
             event_source_arn: window.event_source_arn.clone(),
-            terminated_early: window.terminated_early,
+            terminated_early,
         };
         let started = std::time::Instant::now();
         let span = tracing::info_span!("window_end", start = %end.start, shard_id = %end.shard_id);
@@ -239,22 +316,15 @@ fn incoming<S: DeserializeOwned + Default>(window: &WindowFields<'_>) -> Result<
     })
 }
 
-/// The state to answer with, refused over Lambda's limit.
-fn outgoing<S: Serialize>(state: &S) -> Result<serde_json::Value, Error> {
+/// The state to answer with, and its size serialized.
+fn outgoing<S: Serialize>(state: &S) -> Result<(serde_json::Value, usize), Error> {
     let value = contained(|| serde_json::to_value(state)).map_err(state_panicked)?.map_err(|err| {
         Error::Window(format!("the window's state does not serialize ({})", redact(&err.to_string())))
     })?;
     let mut size = ByteCount(0);
     serde_json::to_writer(&mut size, &value)
         .map_err(|err| Error::Window(format!("the window's state does not serialize ({err})")))?;
-    if size.0 > MAX_WINDOW_STATE_BYTES {
-        return Err(Error::Window(format!(
-            "the window's state is {} bytes serialized, over Lambda's limit of {MAX_WINDOW_STATE_BYTES}: keep less \
-             in it (aggregates, not the changes themselves), or shorten TumblingWindowInSeconds",
-            size.0
-        )));
-    }
-    Ok(value)
+    Ok((value, size.0))
 }
 
 fn state_panicked(failure: Failure) -> Error {

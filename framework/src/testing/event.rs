@@ -20,17 +20,20 @@ pub fn pipes_event(records: &[StreamRecord]) -> Vec<u8> {
     serde_json::to_vec(&records).unwrap_or_default()
 }
 
-/// The Kinesis sequence number the kit gives a record delivered through Kinesis: 56 digits
-/// as Kinesis sequence numbers have, `4959` then the stream sequence number zero-padded (so
-/// they order as the records do).
-pub fn kinesis_sequence_number(record: &StreamRecord) -> String {
-    format!("4959{:0>52}", record.sequence_number.as_str())
+/// The Kinesis sequence number of the `arrival`-th record (from 0) a shard of the kit's
+/// Kinesis stream received: 56 digits as Kinesis sequence numbers have, `4959` then
+/// `arrival + 1` zero-padded. A Kinesis shard numbers records as they arrive, so the
+/// numbers follow delivery, not the changes' order: a late or duplicated change carries a
+/// higher number than the changes delivered before it, as in production.
+pub fn kinesis_sequence_number(arrival: usize) -> String {
+    format!("4959{:0>52}", arrival + 1)
 }
 
-/// The Kinesis record carrying `record` as a table's Kinesis streaming destination sends
-/// it: the change (with `tableName`, its creation time in milliseconds, both images when
-/// the item has them, no `SequenceNumber` or `StreamViewType`) base64 in `data`.
-pub fn kinesis_record(record: &StreamRecord) -> Value {
+/// The Kinesis record carrying `record`, the `arrival`-th record of its shard (see
+/// [`kinesis_sequence_number`]), as a table's Kinesis streaming destination sends it: the
+/// change (with `tableName`, its creation time in milliseconds, both images when the item
+/// has them, no `SequenceNumber` or `StreamViewType`) base64 in `data`.
+pub fn kinesis_record(record: &StreamRecord, arrival: usize) -> Value {
     use base64::Engine;
     let table = crate::StreamArn::parse(&record.stream_arn).map_or("unknown", |arn| arn.table);
     // The stream record, less what Kinesis records lack, with the time in milliseconds.
@@ -57,7 +60,7 @@ pub fn kinesis_record(record: &StreamRecord) -> Value {
         data["userIdentity"] = identity;
     }
     let bytes = serde_json::to_vec(&data).unwrap_or_default();
-    let sequence_number = kinesis_sequence_number(record);
+    let sequence_number = kinesis_sequence_number(arrival);
     json!({
         "kinesis": {
             "kinesisSchemaVersion": "1.0",
@@ -112,10 +115,17 @@ pub fn kinesis_disorder(records: &[StreamRecord], duplicates: f64, reach: usize,
     keyed.into_iter().map(|(_, _, record)| record).collect()
 }
 
-/// The Lambda event of a Kinesis data stream carrying these records' changes (see
-/// [`kinesis_record`]), as bytes.
+/// The Lambda event of a Kinesis data stream carrying these records' changes in this order,
+/// as a shard that received them in this order delivers them (numbered from 0 by
+/// [`kinesis_sequence_number`]; see [`kinesis_record`]), as bytes. Records from
+/// [`kinesis_disorder`] reach the function late and twice, as they would in production.
 pub fn kinesis_event(records: &[StreamRecord]) -> Vec<u8> {
-    let records: Vec<Value> = records.iter().map(kinesis_record).collect();
+    kinesis_event_numbered(records.iter().enumerate())
+}
+
+/// As [`kinesis_event`], each record with its arrival number in its shard.
+pub(crate) fn kinesis_event_numbered<'a>(records: impl Iterator<Item = (usize, &'a StreamRecord)>) -> Vec<u8> {
+    let records: Vec<Value> = records.map(|(arrival, record)| kinesis_record(record, arrival)).collect();
     serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
 }
 

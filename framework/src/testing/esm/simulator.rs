@@ -12,7 +12,7 @@ use super::trace::{
 };
 use super::EventSourceMapping;
 use crate::testing::event::{
-    batch_len, kinesis_event, kinesis_sequence_number, kinesis_stream_arn, lambda_event, pipes_event,
+    batch_len, kinesis_event_numbered, kinesis_sequence_number, kinesis_stream_arn, lambda_event, pipes_event,
 };
 use crate::testing::item::key_text;
 use crate::testing::window::{window_event, WindowInvocation};
@@ -226,7 +226,7 @@ impl<'r> Simulator<'r> {
 
     async fn close_window(&mut self, lane: usize, window: WindowInvocation) -> InvocationReport {
         let number = self.trace.invocations.len() + 1;
-        let (result, state) = self.invoke(number, &[], Some(&window.clone().last())).await;
+        let (result, state) = self.invoke(number, &[], &[], Some(&window.clone().last())).await;
         self.clock += self.mapping.seconds_per_invocation;
         if result == InvocationResult::Success {
             let state = state.unwrap_or_default();
@@ -244,12 +244,11 @@ impl<'r> Simulator<'r> {
         }
         let state = &self.lanes[lane];
         let start = state.checkpoint;
-        // Only the first `batch_size` records can go into this batch: copy no more.
-        let pending: Vec<StreamRecord> = state.members[start..]
-            .iter()
-            .take(self.mapping.batch_size.max(1))
-            .map(|&i| self.records[i].clone())
-            .collect();
+        // Only the first `batch_size` records can go into this batch: copy no more. Their
+        // places in the shard are their arrival numbers (through Kinesis).
+        let arrivals: Vec<usize> =
+            state.members[start..].iter().take(self.mapping.batch_size.max(1)).copied().collect();
+        let pending: Vec<StreamRecord> = arrivals.iter().map(|&i| self.records[i].clone()).collect();
         let mut len = batch_len(&pending, self.mapping.batch_size);
         if let Some((window, until)) = state.window {
             len = len.min(window).min(until - start).max(1);
@@ -261,7 +260,15 @@ impl<'r> Simulator<'r> {
         }
         let batch = &pending[..len];
         let number = self.trace.invocations.len() + 1;
-        let (result, answered) = self.invoke(number, batch, open.as_ref()).await;
+        // AWS (tumbling windows): "Records are always processed in order the first time. If
+        // records are processed more than once, they may be processed out of order." A
+        // window's retried batch is sent in reverse.
+        let mut sent: Vec<(usize, StreamRecord)> = arrivals[..len].iter().copied().zip(batch.iter().cloned()).collect();
+        if open.is_some() && self.lanes[lane].invokes_at_checkpoint > 0 {
+            sent.reverse();
+        }
+        let (sent_arrivals, sent_batch): (Vec<usize>, Vec<StreamRecord>) = sent.into_iter().unzip();
+        let (result, answered) = self.invoke(number, &sent_batch, &sent_arrivals, open.as_ref()).await;
         self.clock += self.mapping.seconds_per_invocation;
         if let (Some(open), Some(state)) = (self.lanes[lane].open.as_mut(), answered) {
             open.state = state;
@@ -282,8 +289,8 @@ impl<'r> Simulator<'r> {
             self.lanes[lane].invokes_at_checkpoint += 1;
             self.after_failure(lane, &result, len - acknowledged);
         }
-        let report =
-            InvocationReport { number, lane, batch: batch.iter().map(|r| r.sequence_number.clone()).collect(), result };
+        let batch = sent_batch.iter().map(|r| r.sequence_number.clone()).collect();
+        let report = InvocationReport { number, lane, batch, result };
         self.trace.invocations.push(report.clone());
         report
     }
@@ -304,18 +311,20 @@ impl<'r> Simulator<'r> {
         }
     }
 
-    /// Invokes the function with `batch` (in `window`, if any): how it ended, and for a
-    /// window the state it answered with (`None` when the invocation failed).
+    /// Invokes the function with `batch`, the records at `arrivals` in the shard (in
+    /// `window`, if any): how it ended, and for a window the state it answered with (`None`
+    /// when the invocation failed).
     async fn invoke(
         &self,
         number: usize,
         batch: &[StreamRecord],
+        arrivals: &[usize],
         window: Option<&WindowInvocation>,
     ) -> (InvocationResult, Option<serde_json::Value>) {
         let mut payload = match self.mapping.delivery {
             Delivery::StreamEvent => lambda_event(batch),
             Delivery::Pipes => pipes_event(batch),
-            Delivery::Kinesis => kinesis_event(batch),
+            Delivery::Kinesis => kinesis_event_numbered(arrivals.iter().copied().zip(batch)),
         };
         if let Some(window) = window {
             payload = window_event(&payload, window);
@@ -342,7 +351,7 @@ impl<'r> Simulator<'r> {
             return (InvocationResult::InvalidResponse(missing), None);
         }
         let result = if self.mapping.report_batch_item_failures {
-            classify(&response.batch_item_failures, batch, self.mapping.delivery)
+            classify(&response.batch_item_failures, batch, arrivals, self.mapping.delivery)
         } else {
             InvocationResult::Success
         };
@@ -351,23 +360,24 @@ impl<'r> Simulator<'r> {
 }
 
 /// Reads a partial batch response as Lambda (or the pipe) does, by the identifier the
-/// delivery names records by.
+/// delivery names records by (through Kinesis, the sequence number of its arrival).
 fn classify(
     failures: &[aws_lambda_events::streams::DynamoDbBatchItemFailure],
     batch: &[StreamRecord],
+    arrivals: &[usize],
     delivery: Delivery,
 ) -> InvocationResult {
-    let names = |record: &StreamRecord, id: &str| match delivery {
+    let names = |position: usize, record: &StreamRecord, id: &str| match delivery {
         Delivery::StreamEvent => record.sequence_number.as_str() == id,
         Delivery::Pipes => record.event_id == id,
-        Delivery::Kinesis => kinesis_sequence_number(record) == id,
+        Delivery::Kinesis => arrivals.get(position).is_some_and(|&arrival| kinesis_sequence_number(arrival) == id),
     };
     let mut lowest: Option<SequenceNumber> = None;
     for failure in failures {
         let Some(id) = failure.item_identifier.as_deref().filter(|id| !id.is_empty()) else {
             return InvocationResult::InvalidResponse("a null or empty itemIdentifier".into());
         };
-        let Some(record) = batch.iter().find(|r| names(r, id)) else {
+        let Some(record) = batch.iter().enumerate().find(|(at, r)| names(*at, r, id)).map(|(_, r)| r) else {
             return InvocationResult::InvalidResponse(format!("itemIdentifier {id} is not in the batch"));
         };
         if lowest.as_ref().is_none_or(|l| record.sequence_number < *l) {
@@ -401,16 +411,16 @@ mod tests {
         let batch = table.stream().records();
         let seq = |i: usize| batch[i].sequence_number.as_str().to_owned();
         use super::InvocationResult::*;
-        assert_eq!(classify(&[], &batch, Delivery::StreamEvent), Success);
+        assert_eq!(classify(&[], &batch, &[], Delivery::StreamEvent), Success);
         assert_eq!(
-            classify(&[failure(Some(&seq(2))), failure(Some(&seq(1)))], &batch, Delivery::StreamEvent),
+            classify(&[failure(Some(&seq(2))), failure(Some(&seq(1)))], &batch, &[], Delivery::StreamEvent),
             Partial(batch[1].sequence_number.clone())
         );
-        assert!(matches!(classify(&[failure(None)], &batch, Delivery::StreamEvent), InvalidResponse(_)));
-        assert!(matches!(classify(&[failure(Some(""))], &batch, Delivery::StreamEvent), InvalidResponse(_)));
-        assert!(matches!(classify(&[failure(Some("999"))], &batch, Delivery::StreamEvent), InvalidResponse(_)));
+        assert!(matches!(classify(&[failure(None)], &batch, &[], Delivery::StreamEvent), InvalidResponse(_)));
+        assert!(matches!(classify(&[failure(Some(""))], &batch, &[], Delivery::StreamEvent), InvalidResponse(_)));
+        assert!(matches!(classify(&[failure(Some("999"))], &batch, &[], Delivery::StreamEvent), InvalidResponse(_)));
         assert!(matches!(
-            classify(&[failure(Some(&seq(0))), failure(None)], &batch, Delivery::StreamEvent),
+            classify(&[failure(Some(&seq(0))), failure(None)], &batch, &[], Delivery::StreamEvent),
             InvalidResponse(_)
         ));
     }

@@ -28,7 +28,8 @@ pub struct InvocationReport {
     pub number: usize,
     /// The parallelization lane (0 when the factor is 1).
     pub lane: usize,
-    /// The sequence numbers sent, in order.
+    /// The sequence numbers sent, in the order sent (a window's retried batch comes in
+    /// reverse).
     pub batch: Vec<SequenceNumber>,
     /// How it ended.
     pub result: InvocationResult,
