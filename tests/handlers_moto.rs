@@ -185,14 +185,14 @@ fn expected_view() -> Vec<Item> {
             ("customer_id", s("c1")),
             ("deleted", V::Bool(true)),
             ("source_seq", padded("66", 4)),
-            ("expires_at", n(1_795_000_004 + 48 * 3600)),
+            ("expires_at", n(1_795_000_004 + (24 + 90 * 24) * 3600)),
         ]),
         item(vec![
             ("email", s("bob@example.com")),
             ("customer_id", s("c2")),
             ("deleted", V::Bool(true)),
             ("source_seq", padded("66", 5)),
-            ("expires_at", n(1_795_000_005 + 48 * 3600)),
+            ("expires_at", n(1_795_000_005 + (24 + 90 * 24) * 3600)),
         ]),
     ])
 }

@@ -14,7 +14,7 @@ use ddbstream::runner::{DynamoDbStreams, StartAt, StreamSource};
 use ddbstream::testing::{KeySchema, LiveStream, Table};
 use ddbstream::{BoxError, Change, Item, Router, StreamViewType};
 use serde_json::{json, Value};
-use workspace_tests::{create_streamed_table, create_table, local_client, local_dynamodb, unique_name};
+use workspace_tests::{create_streamed_table, create_table, local_client, local_dynamodb, unique_name, Hooked};
 
 /// The failure record an S3 destination writes: metadata and the whole invocation.
 fn failure_record(records: &[Value], shard: &str, stream_arn: &str, with_payload: bool) -> Value {
@@ -199,40 +199,29 @@ async fn records_past_the_streams_retention_are_reported_gone_and_metadata_witho
     ));
 }
 
-/// A stream that answers a run of empty pages before each real page (of one record), as
-/// `GetRecords` may in the middle of a shard; and, if `closes_after` is set, ends the shard
-/// (no next iterator) after that many real pages.
+/// A run of empty pages before each real page (of one record), as `GetRecords` may answer
+/// in the middle of a shard; and, if `closes_after` is set, the shard's end (no next
+/// iterator) after that many real pages.
 struct Sparse {
-    inner: LiveStream,
     empty_pages: usize,
     closes_after: Option<usize>,
 }
 
-impl StreamSource for Sparse {
-    async fn stream_of_table(&self, table: &str) -> Result<String, ddbstream::runner::SourceError> {
-        self.inner.stream_of_table(table).await
-    }
-
-    async fn describe(
-        &self,
-        stream_arn: &str,
-        exclusive_start: Option<&str>,
-    ) -> Result<ddbstream::runner::ShardList, ddbstream::runner::SourceError> {
-        self.inner.describe(stream_arn, exclusive_start).await
-    }
-
+impl workspace_tests::StreamHook for Sparse {
     async fn iterator(
         &self,
+        inner: &LiveStream,
         stream_arn: &str,
         shard_id: &str,
         at: &StartAt,
     ) -> Result<String, ddbstream::runner::SourceError> {
-        let inner = self.inner.iterator(stream_arn, shard_id, at).await?;
+        let inner = inner.iterator(stream_arn, shard_id, at).await?;
         Ok(format!("{}|0|{inner}", self.empty_pages))
     }
 
     async fn records(
         &self,
+        inner: &LiveStream,
         stream_arn: &str,
         iterator: &str,
         _limit: usize,
@@ -240,12 +229,12 @@ impl StreamSource for Sparse {
         let mut parts = iterator.splitn(3, '|');
         let empty: usize = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
         let pages: usize = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-        let inner = parts.next().unwrap_or_default();
+        let rest = parts.next().unwrap_or_default();
         if empty > 0 {
-            let next = Some(format!("{}|{pages}|{inner}", empty - 1));
+            let next = Some(format!("{}|{pages}|{rest}", empty - 1));
             return Ok(ddbstream::runner::RecordsPage { records: Vec::new(), next_iterator: next });
         }
-        let mut page = self.inner.records(stream_arn, inner, 1).await?;
+        let mut page = inner.records(stream_arn, rest, 1).await?;
         let closed = self.closes_after.is_some_and(|after| pages + 1 >= after);
         page.next_iterator = match page.next_iterator {
             Some(next) if !closed => Some(format!("{}|{}|{next}", self.empty_pages, pages + 1)),
@@ -283,7 +272,7 @@ async fn a_reread_goes_on_through_empty_pages_and_never_calls_unread_records_pro
     let seqs: Vec<String> = records.iter().map(|r| r.sequence_number.to_string()).collect();
 
     // Seven empty pages before the first record and between every two: all four are read.
-    let sparse = Sparse { inner: stream.clone(), empty_pages: 7, closes_after: None };
+    let sparse = Hooked { inner: stream.clone(), hook: Sparse { empty_pages: 7, closes_after: None } };
     let redriven = redrive_document(&router, Some(&sparse), metadata.as_bytes(), ExpiredClaims::Refuse)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -292,7 +281,7 @@ async fn a_reread_goes_on_through_empty_pages_and_never_calls_unread_records_pro
     assert_eq!(ran.load(Ordering::SeqCst), 4);
 
     // A shard that ends after two records: those two run, the rest is reported unread.
-    let closing = Sparse { inner: stream.clone(), empty_pages: 2, closes_after: Some(2) };
+    let closing = Hooked { inner: stream.clone(), hook: Sparse { empty_pages: 2, closes_after: Some(2) } };
     let redriven = redrive_document(&router, Some(&closing), metadata.as_bytes(), ExpiredClaims::Refuse)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -972,3 +972,74 @@ async fn a_record_still_running_when_the_lease_lapses_is_abandoned_before_a_stan
     assert!(ended < b_first.1, "the owner's slow record was abandoned before the standby started");
     assert_eq!(assert_nothing_lost_in_key_order(&calls, &records), 1, "only the abandoned record runs twice");
 }
+
+/// `GetRecords` calls that bring records ask the runner to stop while they are in flight
+/// (as a SIGTERM during the call), then answer with their records.
+struct StopsDuringGetRecords(Arc<Notify>);
+
+impl workspace_tests::StreamHook for StopsDuringGetRecords {
+    async fn records(
+        &self,
+        inner: &LiveStream,
+        stream_arn: &str,
+        iterator: &str,
+        limit: usize,
+    ) -> Result<ddbstream::runner::RecordsPage, ddbstream::runner::SourceError> {
+        use ddbstream::runner::StreamSource;
+        let page = inner.records(stream_arn, iterator, limit).await?;
+        if !page.records.is_empty() {
+            // The stop comes while the call that brings records is in flight.
+            self.0.notify_one();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(page)
+    }
+}
+
+/// README: "From a stop request no record starts": not even the first record of a page whose
+/// read was in flight when the stop came. (Before, the router's call was polled before the
+/// stop, and its first record could start on the handler runtime before the stop was seen:
+/// a race, so the scenario runs many times.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_get_records_call_starts_no_record_of_its_page() {
+    for round in 0..100 {
+        let stream = stream();
+        write(&stream, 0, 5, 5);
+        let log = Log::default();
+        let stop = Arc::new(Notify::new());
+        let source = workspace_tests::Hooked { inner: stream.clone(), hook: StopsDuringGetRecords(stop.clone()) };
+        let runner = fast(Runner::new(source, "Orders", logging_router(&log, |_| false)));
+        let report = tokio::time::timeout(Duration::from_secs(10), runner.run(async move { stop.notified().await }))
+            .await
+            .unwrap_or_else(|_| panic!("the runner did not stop"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(entries(&log), Vec::new(), "round {round}: a record started after the stop");
+        assert_eq!((report.processed, report.abandoned), (0, 0), "round {round}");
+    }
+}
+
+/// A stop that outlasts the shutdown timeout abandons the record in flight, and the report
+/// says so (the example runner then exits non-zero).
+#[tokio::test]
+async fn a_stop_that_abandons_a_record_is_counted_in_the_report() {
+    let stream = stream();
+    write(&stream, 0, 3, 3);
+    let started = Arc::new(Notify::new());
+    let router = {
+        let started = started.clone();
+        Router::new().stream("Orders", move |_: Change<Item>| {
+            let started = started.clone();
+            async move {
+                started.notify_one();
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok::<(), BoxError>(())
+            }
+        })
+    };
+    let runner = fast(Runner::new(stream.clone(), "Orders", router)).shutdown_timeout(Duration::from_millis(100));
+    let report = tokio::time::timeout(Duration::from_secs(10), runner.run(async move { started.notified().await }))
+        .await
+        .unwrap_or_else(|_| panic!("the runner did not stop"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.processed, report.abandoned), (0, 1), "{report:?}");
+}

@@ -223,3 +223,25 @@ async fn a_missing_checkpoint_table_is_named_without_the_raw_response() {
     assert!(message.contains("ResourceNotFoundException"), "{message}");
     assert!(message.len() < 400 && !message.contains("raw"), "{} bytes: {message}", message.len());
 }
+
+/// A stream call's error is one line: the service's code and message, not the raw HTTP
+/// response (headers, body, SDK internals).
+#[tokio::test]
+async fn a_stream_calls_error_is_one_line_without_the_raw_response() {
+    if !local_dynamodb() {
+        return;
+    }
+    use ddbstream::runner::StreamSource;
+    let streams = streams().await;
+    let client = local_client().await;
+    let table = create_streamed_table(&client, "Orders", "pk", "KEYS_ONLY").await;
+    let arn = streams.stream_of_table(&table).await.unwrap_or_else(|e| panic!("{e}"));
+    let error = match streams.records(&arn, "not-an-iterator", 10).await {
+        Err(error) => error.to_string(),
+        Ok(page) => panic!("a bogus iterator read {} records", page.records.len()),
+    };
+    assert!(error.len() < 300 && !error.contains('\n'), "{} characters: {error}", error.len());
+    for raw in ["headers", "HeaderMap", "body", "Response {"] {
+        assert!(!error.contains(raw), "{raw:?} in {error}");
+    }
+}

@@ -212,3 +212,73 @@ where
     let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
     std::mem::take(&mut *seen)
 }
+
+/// How a [`Hooked`] stream changes a [`LiveStream`]'s iterators and pages (each defaults to
+/// the live stream's own).
+pub trait StreamHook: Send + Sync {
+    /// A shard iterator.
+    fn iterator(
+        &self,
+        inner: &ddbstream::testing::LiveStream,
+        stream_arn: &str,
+        shard_id: &str,
+        at: &ddbstream::runner::StartAt,
+    ) -> impl std::future::Future<Output = Result<String, ddbstream::runner::SourceError>> + Send {
+        use ddbstream::runner::StreamSource;
+        inner.iterator(stream_arn, shard_id, at)
+    }
+
+    /// A page of records.
+    fn records(
+        &self,
+        inner: &ddbstream::testing::LiveStream,
+        stream_arn: &str,
+        iterator: &str,
+        limit: usize,
+    ) -> impl std::future::Future<Output = Result<ddbstream::runner::RecordsPage, ddbstream::runner::SourceError>> + Send
+    {
+        use ddbstream::runner::StreamSource;
+        inner.records(stream_arn, iterator, limit)
+    }
+}
+
+/// A live stream whose iterators and pages go through `hook`: the stream behaviours a test
+/// needs that the live stream has no switch for.
+pub struct Hooked<H> {
+    /// The stream.
+    pub inner: ddbstream::testing::LiveStream,
+    /// What changes.
+    pub hook: H,
+}
+
+impl<H: StreamHook> ddbstream::runner::StreamSource for Hooked<H> {
+    async fn stream_of_table(&self, table: &str) -> Result<String, ddbstream::runner::SourceError> {
+        self.inner.stream_of_table(table).await
+    }
+
+    async fn describe(
+        &self,
+        stream_arn: &str,
+        exclusive_start: Option<&str>,
+    ) -> Result<ddbstream::runner::ShardList, ddbstream::runner::SourceError> {
+        self.inner.describe(stream_arn, exclusive_start).await
+    }
+
+    async fn iterator(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        at: &ddbstream::runner::StartAt,
+    ) -> Result<String, ddbstream::runner::SourceError> {
+        self.hook.iterator(&self.inner, stream_arn, shard_id, at).await
+    }
+
+    async fn records(
+        &self,
+        stream_arn: &str,
+        iterator: &str,
+        limit: usize,
+    ) -> Result<ddbstream::runner::RecordsPage, ddbstream::runner::SourceError> {
+        self.hook.records(&self.inner, stream_arn, iterator, limit).await
+    }
+}

@@ -14,7 +14,9 @@
 //! ```
 //!
 //! `TABLE` names the table (default `Orders`). With `UNTIL_CAUGHT_UP=1` it stops once every
-//! shard is read to its end; otherwise it runs until Ctrl-C or SIGTERM. Checkpoints are kept
+//! shard is read to its end; otherwise it runs until Ctrl-C or SIGTERM. It exits 0 after a
+//! clean stop, and non-zero when the run failed or a stop abandoned records in flight
+//! (`RunReport::abandoned`). Checkpoints are kept
 //! in memory here; `DynamoDbCheckpoints` keeps them in a table, with shard leases, so a
 //! restart goes on where the last run stopped.
 
@@ -42,5 +44,10 @@ async fn main() -> Result<(), BoxError> {
         runner.run_until_signal().await?
     };
     tracing::info!(processed = report.processed, failed_attempts = report.failed_attempts, "runner done");
+    // A stop that cut records off is not clean: exit non-zero so a supervisor sees it (the
+    // records run again on the next start, from the last checkpoint).
+    if report.abandoned > 0 {
+        return Err(format!("{} handler call(s) abandoned in flight at the stop", report.abandoned).into());
+    }
     Ok(())
 }

@@ -7,8 +7,9 @@
 //! :seq`, all of one change in one transaction. A redelivered or older change fails the
 //! condition and is skipped. Removals write tombstones (`deleted = true`) instead of
 //! deleting, so a replayed insert cannot resurrect the customer; tombstones expire (TTL
-//! `expires_at`) after 48 hours, longer than the 24 hours a stream keeps records, so no
-//! replay can outlive them. Readers treat `deleted = true` as absent. Assumes emails are
+//! `expires_at`) after the stream's 24 hours plus the 90 days the failure bucket keeps
+//! discarded batches (a redrive can bring a change back that late), so no replay can
+//! outlive them. Readers treat `deleted = true` as absent. Assumes emails are
 //! unique per customer, as the sign-up flow enforces.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -20,8 +21,9 @@ use crate::config::{required, MissingSetting};
 use crate::model::{Customer, CustomerKey};
 use crate::store::{item, n, s};
 
-/// How long a tombstone outlives its change: twice the stream's 24-hour retention.
-pub const TOMBSTONE_SECONDS: u64 = 48 * 3600;
+/// How long a tombstone outlives its change: the stream's 24-hour retention plus the 90
+/// days the template's failure bucket keeps a discarded batch for a redrive.
+pub const TOMBSTONE_SECONDS: u64 = (24 + 90 * 24) * 3600;
 
 /// Where the function reads and writes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -63,6 +63,11 @@ impl Control {
         self.progress.was_abandoned()
     }
 
+    /// How many handler calls of the invocation were abandoned in flight.
+    pub(crate) fn abandoned_calls(&self) -> u64 {
+        self.progress.abandoned_calls()
+    }
+
     /// Completes once [`abandon`](Self::abandon) is called.
     pub(crate) async fn abandoned(&self) {
         self.abandon.notified().await;

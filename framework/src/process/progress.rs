@@ -1,7 +1,7 @@
 //! How far an invocation got, readable while its records are still running: what the
 //! answer names when a handler blocks its thread past the deadline margin.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// Which records (by index in stream order) are done: processed or filtered out.
@@ -9,7 +9,8 @@ use std::sync::{Mutex, PoisonError};
 pub(crate) struct Progress {
     /// `None` until the batch has been read: then nothing is done.
     done: Mutex<Option<Vec<bool>>>,
-    abandoned: AtomicBool,
+    /// Handler calls abandoned in flight.
+    abandoned: AtomicU64,
 }
 
 impl Progress {
@@ -43,13 +44,25 @@ impl Progress {
         }
     }
 
-    /// A handler of this invocation was abandoned at the deadline margin.
+    /// A handler call of this invocation (a record's, or a batch handler's) was abandoned
+    /// at the deadline margin.
     pub(crate) fn abandoned(&self) {
-        self.abandoned.store(true, Ordering::Release);
+        self.abandoned.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The work of this invocation was abandoned (a handler holding its thread): counts as
+    /// one abandoned call unless calls were already counted.
+    pub(crate) fn abandoned_work(&self) {
+        let _ = self.abandoned.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// Whether a handler of this invocation was abandoned.
     pub(crate) fn was_abandoned(&self) -> bool {
+        self.abandoned_calls() > 0
+    }
+
+    /// How many handler calls of this invocation were abandoned.
+    pub(crate) fn abandoned_calls(&self) -> u64 {
         self.abandoned.load(Ordering::Acquire)
     }
 }

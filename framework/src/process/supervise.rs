@@ -95,7 +95,7 @@ pub(crate) async fn supervise(
                 );
             }
             invocation.deadline.stop();
-            invocation.progress.abandoned();
+            invocation.progress.abandoned_work();
             worker.abort();
             abort_on_drop.0 = None;
             isolation.watch(worker);

@@ -1,6 +1,6 @@
 //! [`StreamSource`] over the AWS SDK's DynamoDB Streams client.
 
-use aws_sdk_dynamodbstreams::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodbstreams::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use aws_sdk_dynamodbstreams::Client;
 use serde_json::{json, Value};
@@ -26,7 +26,13 @@ impl DynamoDbStreams {
 fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
     error: SdkError<E, R>,
 ) -> SourceError {
-    let message = || DisplayErrorContext(&error).to_string();
+    // One line: the service's error code and message, or the error's chain when the service
+    // gave none (never the raw HTTP response, which the SDK's full context would print).
+    let message = || match (error.code(), error.message()) {
+        (Some(code), Some(text)) => format!("{code}: {text}"),
+        (Some(code), None) => code.to_owned(),
+        _ => crate::error_chain(&error),
+    };
     match error.code() {
         Some("ExpiredIteratorException") => SourceError::ExpiredIterator,
         Some("TrimmedDataAccessException") => SourceError::Trimmed(message()),

@@ -15,8 +15,8 @@ pub struct FailedRecord {
     pub sequence_number: SequenceNumber,
     /// How many times it was tried.
     pub attempts: u32,
-    /// Why the last attempt failed, as far as the runner knows (the handler's error is in
-    /// the logs, under the record's span).
+    /// Why the last attempt failed: the handler's error (or the decode error, the panic,
+    /// the abandonment), as the sink receives it.
     pub reason: String,
     /// The record as Lambda would deliver it.
     pub record: serde_json::Value,
@@ -43,6 +43,11 @@ pub struct RunReport {
     pub sent_to_sink: u64,
     /// Failed attempts (each retried or sent to the sink).
     pub failed_attempts: u64,
+    /// Handler calls (a record's, or a batch handler's batch) still running when the runner
+    /// abandoned them: at a stop that outlasted the shutdown timeout, or a lapsed lease.
+    /// Their work was cut off and not checkpointed: the next run does them again. Non-zero
+    /// tells a supervisor the stop was not clean.
+    pub abandoned: u64,
     /// Shards read to their end.
     pub shards_finished: Vec<String>,
     /// Shards another runner took over from this one (this one's renewals were late).

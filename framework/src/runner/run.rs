@@ -197,7 +197,11 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     /// This runner's name in the shard leases (default: host name, process id and a few
     /// bits of the start time, unique to this process). Two runners running at once must
     /// have different names. A runner restarted under the name it had takes its leases
-    /// back at once instead of waiting for them to lapse.
+    /// back at once instead of waiting for them to lapse. With the default, a restarted
+    /// process is a new owner and waits out its predecessor's lease (10 s by default) before
+    /// it reads: give a stable name (the host or task) to a runner restarted in place, and
+    /// keep the default where two processes of one name could run at once (a rolling
+    /// deploy).
     pub fn owner(mut self, name: impl Into<String>) -> Self {
         self.settings.owner = name.into();
         self
@@ -713,6 +717,7 @@ impl RunReport {
         self.processed += other.processed;
         self.sent_to_sink += other.sent_to_sink;
         self.failed_attempts += other.failed_attempts;
+        self.abandoned += other.abandoned;
         self.shards_finished.extend(other.shards_finished);
         self.shards_lost.extend(other.shards_lost);
         self.shards_acquired += other.shards_acquired;

@@ -235,7 +235,8 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         let result = loop {
             tokio::select! {
                 biased;
-                result = &mut call => break result,
+                // Before the call is polled: a stop seen (asked during the page's read, say)
+                // starts no record, not even the first.
                 _ = stop.wait_for(|asked| *asked), if !stopping => {
                     stopping = true;
                     control.stop();
@@ -246,6 +247,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                         "stopping: no further record starts; waiting for the records in flight"
                     );
                 }
+                result = &mut call => break result,
                 () = sleep_until(abandon_at), if abandon_at.is_some() => {
                     abandon_at = None;
                     tracing::warn!(shard_id = %id, "records still in flight abandoned, and not checkpointed");
@@ -303,6 +305,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         }
         if control.was_abandoned() {
             shard.abandoned_work = true;
+            report.abandoned += control.abandoned_calls();
         }
         if shard.phase != Phase::Reading {
             return Ok(());
