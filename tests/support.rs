@@ -213,8 +213,8 @@ where
     std::mem::take(&mut *seen)
 }
 
-/// How a [`Hooked`] stream changes a [`LiveStream`]'s iterators and pages (each defaults to
-/// the live stream's own).
+/// How a [`Hooked`] stream changes a [`LiveStream`](ddbstream::testing::LiveStream)'s
+/// iterators and pages (each defaults to the live stream's own).
 pub trait StreamHook: Send + Sync {
     /// A shard iterator.
     fn iterator(
