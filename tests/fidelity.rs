@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use ddbstream::testing::{EventSourceMapping, InvocationResult, KeySchema, Simulator, StreamRecord, Table};
 use ddbstream::{BoxError, Change, Item, Router, StreamViewType};
 use serde_dynamo::AttributeValue;
+use workspace_tests::{number, paused_runtime};
 
 /// `count` orders, each with `filler` bytes.
 fn orders(count: usize, filler: usize) -> Vec<StreamRecord> {
@@ -47,10 +48,7 @@ fn router(failing: &[u64], attempts: &Arc<Mutex<HashMap<u64, u32>>>) -> Router {
         .stream("Orders", move |change: Change<Item>| {
             let (failing, attempts) = (failing.clone(), attempts.clone());
             async move {
-                let n = match change.new_image().and_then(|i| i.get("n")) {
-                    Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
-                    _ => 0,
-                };
+                let n = change.new_image().map_or(0, |image| number(image, "n"));
                 let mut attempts = attempts.lock().unwrap_or_else(PoisonError::into_inner);
                 let attempt = attempts.entry(n).or_default();
                 *attempt += 1;
@@ -61,14 +59,6 @@ fn router(failing: &[u64], attempts: &Arc<Mutex<HashMap<u64, u32>>>) -> Router {
             }
         })
         .error_when_nothing_processed(true)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn sent(simulator: &Simulator<'_>) -> Vec<(Vec<String>, InvocationResult)> {
@@ -86,7 +76,7 @@ fn the_lowest_failure_is_the_checkpoint_and_everything_from_it_comes_again() {
     let attempts = Arc::default();
     let router = router(&[2], &attempts);
     let mut simulator = Simulator::new(&router, EventSourceMapping::default(), "shardId-1", records.clone());
-    runtime().block_on(simulator.run());
+    paused_runtime().block_on(simulator.run());
     let seq = |i: usize| records[i].sequence_number.to_string();
     let sent = sent(&simulator);
     assert_eq!(sent[0], ((0..6).map(seq).collect(), InvocationResult::Partial(records[2].sequence_number.clone())));
@@ -101,7 +91,7 @@ fn a_function_error_sends_the_whole_batch_again() {
     // The first record fails first: nothing processed, a function error.
     let router = router(&[0], &attempts);
     let mut simulator = Simulator::new(&router, EventSourceMapping::default(), "shardId-1", records.clone());
-    runtime().block_on(simulator.run());
+    paused_runtime().block_on(simulator.run());
     let sent = sent(&simulator);
     let all: Vec<String> = records.iter().map(|r| r.sequence_number.to_string()).collect();
     assert!(matches!(&sent[0], (batch, InvocationResult::FunctionError(_)) if *batch == all), "{sent:?}");
@@ -116,14 +106,14 @@ fn batches_hold_at_most_batch_size_records_and_six_megabytes() {
     let router = router(&[], &attempts);
     let mapping = EventSourceMapping { batch_size: 3, ..EventSourceMapping::default() };
     let mut simulator = Simulator::new(&router, mapping, "shardId-1", records);
-    runtime().block_on(simulator.run());
+    paused_runtime().block_on(simulator.run());
     let sizes: Vec<usize> = sent(&simulator).iter().map(|(batch, _)| batch.len()).collect();
     assert_eq!(sizes, [3, 3, 1]);
     // ...and at most 6 MB: records of 1.6 MB go three to a batch, however large the size.
     let records = orders(7, 1_600_000);
     let mapping = EventSourceMapping { batch_size: 100, ..EventSourceMapping::default() };
     let mut simulator = Simulator::new(&router, mapping, "shardId-1", records);
-    runtime().block_on(simulator.run());
+    paused_runtime().block_on(simulator.run());
     let sizes: Vec<usize> = sent(&simulator).iter().map(|(batch, _)| batch.len()).collect();
     assert_eq!(sizes, [3, 3, 1]);
 }

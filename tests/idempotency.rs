@@ -14,7 +14,9 @@ use ddbstream::runner::DynamoDbStreams;
 use ddbstream::testing::{kinesis_event, lambda_event, KeySchema, Table, CLOCK_START};
 use ddbstream::{BoxError, Change, Context, Item, Router, State, StreamViewType};
 use futures_util::FutureExt;
-use workspace_tests::{collect_changes, context_with_budget, create_table, local_client, local_dynamodb, unique_name};
+use workspace_tests::{
+    collect_changes, context_with_budget, create_table, failure_record, local_client, local_dynamodb, unique_name,
+};
 
 fn short(result: Result<Effect<u32>, BoxError>) -> String {
     match result {
@@ -224,21 +226,9 @@ fn mailer(claims: Idempotency, sent: Arc<AtomicU32>) -> Router {
 fn failure_document(payload: &[u8], event_id: &str) -> Vec<u8> {
     let mut payload: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
     payload["Records"][0]["eventID"] = event_id.into();
-    let seq = payload["Records"][0]["dynamodb"]["SequenceNumber"].clone();
-    let document = serde_json::json!({
-        "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:f",
-                           "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 3},
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "version": "1.0",
-        "timestamp": "2026-11-29T10:00:00Z",
-        "DDBStreamBatchInfo": {
-            "shardId": "shardId-1", "startSequenceNumber": seq, "endSequenceNumber": seq,
-            "streamArn": payload["Records"][0]["eventSourceARN"], "batchSize": 1,
-            "approximateArrivalOfFirstRecord": "2026-11-18T00:00:00Z", "approximateArrivalOfLastRecord": "2026-11-18T00:00:00Z"
-        },
-        "payload": payload,
-    });
-    serde_json::to_vec(&document).unwrap_or_default()
+    let records = payload["Records"].as_array().cloned().unwrap_or_default();
+    let stream_arn = payload["Records"][0]["eventSourceARN"].as_str().unwrap_or_default().to_owned();
+    failure_record(&records, "shardId-1", &stream_arn, true).to_string().into_bytes()
 }
 
 /// A redrive of a record older than its claims are kept is refused, naming it, unless run

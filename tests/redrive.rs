@@ -14,32 +14,9 @@ use ddbstream::runner::{DynamoDbStreams, StartAt, StreamSource};
 use ddbstream::testing::{KeySchema, LiveStream, Table};
 use ddbstream::{BoxError, Change, Item, Router, StreamViewType};
 use serde_json::{json, Value};
-use workspace_tests::{create_streamed_table, create_table, local_client, local_dynamodb, unique_name, Hooked};
-
-/// The failure record an S3 destination writes: metadata and the whole invocation.
-fn failure_record(records: &[Value], shard: &str, stream_arn: &str, with_payload: bool) -> Value {
-    let seq = |r: &Value| r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned();
-    let mut document = json!({
-        "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:f",
-                           "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 6},
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "version": "1.0",
-        "timestamp": "2026-11-29T10:00:00Z",
-        "DDBStreamBatchInfo": {
-            "shardId": shard,
-            "startSequenceNumber": records.first().map(seq).unwrap_or_default(),
-            "endSequenceNumber": records.last().map(seq).unwrap_or_default(),
-            "approximateArrivalOfFirstRecord": "2026-11-29T09:59:00Z",
-            "approximateArrivalOfLastRecord": "2026-11-29T09:59:01Z",
-            "batchSize": records.len(),
-            "streamArn": stream_arn,
-        },
-    });
-    if with_payload {
-        document["payload"] = json!({ "Records": records });
-    }
-    document
-}
+use workspace_tests::{
+    create_streamed_table, create_table, failure_record, local_client, local_dynamodb, unique_name, Hooked,
+};
 
 /// A router whose handler applies each change exactly once (counting what it wrote) into
 /// a guard table on moto, and fails an item whose `fail` is true.
@@ -158,11 +135,12 @@ async fn discarded_batches_are_redriven_from_s3_and_from_sqs_and_a_second_run_ap
     assert!(again[0][0].contains(&seqs[2]) && again[0][0].contains("failed: "), "{again:?}");
 }
 
-#[tokio::test]
-async fn records_past_the_streams_retention_are_reported_gone_and_metadata_without_a_stream_cannot_be_reread() {
+/// `count` orders in a live stream, and the metadata-only failure record (an SQS
+/// destination's) of all of them.
+async fn orders_in_a_stream(count: u32) -> (LiveStream, Vec<ddbstream::testing::StreamRecord>, String) {
     let stream = LiveStream::new(Table::new("Orders", KeySchema::hash("pk"), StreamViewType::NewAndOldImages));
     let records = stream.write(|orders| {
-        (1..=3)
+        (1..=count)
             .filter_map(|n| {
                 let item = HashMap::from([("pk".to_owned(), serde_dynamo::AttributeValue::S(format!("o{n}")))]);
                 orders.put(Item::from(item)).ok().flatten()
@@ -174,6 +152,12 @@ async fn records_past_the_streams_retention_are_reported_gone_and_metadata_witho
         .shard_id
         .clone();
     let metadata = failure_record(&json, &shard, &records[0].stream_arn, false).to_string();
+    (stream, records, metadata)
+}
+
+#[tokio::test]
+async fn records_past_the_streams_retention_are_reported_gone_and_metadata_without_a_stream_cannot_be_reread() {
+    let (stream, records, metadata) = orders_in_a_stream(3).await;
     let router = Router::new().fallback(|_: Change<Item>| async { Ok::<(), BoxError>(()) });
 
     // Still in the stream: re-read and processed.
@@ -246,20 +230,7 @@ impl workspace_tests::StreamHook for Sparse {
 
 #[tokio::test(start_paused = true)]
 async fn a_reread_goes_on_through_empty_pages_and_never_calls_unread_records_processed() {
-    let stream = LiveStream::new(Table::new("Orders", KeySchema::hash("pk"), StreamViewType::NewAndOldImages));
-    let records = stream.write(|orders| {
-        (1..=4)
-            .filter_map(|n| {
-                let item = HashMap::from([("pk".to_owned(), serde_dynamo::AttributeValue::S(format!("o{n}")))]);
-                orders.put(Item::from(item)).ok().flatten()
-            })
-            .collect::<Vec<_>>()
-    });
-    let json: Vec<Value> = records.iter().map(|r| r.to_lambda_json()).collect();
-    let shard = stream.describe(&records[0].stream_arn, None).await.unwrap_or_else(|e| panic!("{e}")).shards[0]
-        .shard_id
-        .clone();
-    let metadata = failure_record(&json, &shard, &records[0].stream_arn, false).to_string();
+    let (stream, records, metadata) = orders_in_a_stream(4).await;
     let ran = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&ran);
     let router = Router::new().fallback(move |_: Change<Item>| {

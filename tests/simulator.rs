@@ -9,6 +9,7 @@ use ddbstream::testing::{
 };
 use ddbstream::{BoxError, Change, Item, Router, StreamViewType};
 use serde_dynamo::AttributeValue;
+use workspace_tests::paused_runtime;
 
 fn order(pk: &str, poison: bool) -> Item {
     Item::from(HashMap::from([
@@ -42,14 +43,6 @@ fn ten_orders_with_poison_at(index: usize) -> Table {
     table
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
 #[test]
 fn bisect_isolates_the_poison_record() {
     let table = ten_orders_with_poison_at(6);
@@ -61,7 +54,7 @@ fn bisect_isolates_the_poison_record() {
         ..EventSourceMapping::default()
     };
     let mut simulator = Simulator::new(&router, mapping, "shardId-1", records.clone());
-    runtime().block_on(simulator.run());
+    paused_runtime().block_on(simulator.run());
     let discarded = simulator.on_failure();
     assert_eq!(discarded.len(), 1, "{discarded:?}");
     assert_eq!((discarded[0].batch_size, &discarded[0].start_sequence_number), (1, &records[6].sequence_number));
@@ -83,7 +76,7 @@ fn without_bisect_the_whole_failing_batch_is_discarded() {
     let router = router(true);
     let mapping = EventSourceMapping { maximum_retry_attempts: Some(1), ..EventSourceMapping::default() };
     let mut simulator = Simulator::new(&router, mapping, "shardId-1", records.clone());
-    runtime().block_on(simulator.run());
+    paused_runtime().block_on(simulator.run());
     let discarded = simulator.on_failure();
     assert_eq!(discarded.len(), 1);
     assert_eq!(discarded[0].batch_size, 4, "records 6..10 go to the destination together");
@@ -117,7 +110,7 @@ fn records_past_their_maximum_age_are_discarded_without_retry_limits() {
             ..EventSourceMapping::default()
         };
         let mut simulator = Simulator::new(&router, mapping, "shardId-1", records.clone());
-        runtime().block_on(simulator.run());
+        paused_runtime().block_on(simulator.run());
         let trace = simulator.trace();
         assert_eq!(trace.fate(&records[0].sequence_number), Fate::OnFailure(FailureCondition::RecordAgeExceeded));
         assert_eq!(trace.attempts(&records[0].sequence_number).len(), attempts, "backlog: {backlog}");
@@ -142,7 +135,7 @@ fn a_mapping_that_keeps_up_ages_nothing_out() {
         ..EventSourceMapping::default()
     };
     let mut simulator = Simulator::new(&router, mapping, "shardId-1", records.clone());
-    runtime().block_on(simulator.run());
+    paused_runtime().block_on(simulator.run());
     assert!(simulator.on_failure().is_empty(), "{:?}", simulator.on_failure());
     let trace = simulator.trace();
     assert!(records.iter().all(|r| matches!(trace.fate(&r.sequence_number), Fate::Acknowledged(_))));
@@ -167,7 +160,7 @@ fn an_invocation_that_blocks_past_the_function_timeout_is_a_timeout() {
         ..EventSourceMapping::default()
     };
     let mut simulator = Simulator::new(&router, mapping, "shardId-1", records[..1].to_vec());
-    runtime().block_on(simulator.run());
+    paused_runtime().block_on(simulator.run());
     let results: Vec<_> = simulator.trace().invocations().iter().map(|i| i.result.clone()).collect();
     assert_eq!(results, [InvocationResult::Timeout]);
 }
@@ -195,7 +188,7 @@ fn parallel_lanes_keep_going_while_one_key_is_blocked_and_keep_its_order() {
         ..EventSourceMapping::default()
     };
     let mut simulator = Simulator::new(&router, mapping, "shardId-1", records.clone());
-    runtime().block_on(simulator.run());
+    paused_runtime().block_on(simulator.run());
     let trace = simulator.trace();
     let blocked_lane = trace.invocations().iter().find(|i| i.result != InvocationResult::Success).map(|i| i.lane);
     let first_failure = trace.invocations().iter().position(|i| i.result != InvocationResult::Success).unwrap_or(0);

@@ -282,3 +282,52 @@ impl<H: StreamHook> ddbstream::runner::StreamSource for Hooked<H> {
         self.hook.records(&self.inner, stream_arn, iterator, limit).await
     }
 }
+
+/// The failure record an on-failure destination writes for `records` (as Lambda sends
+/// them): the batch's metadata, and with `with_payload` the whole invocation (as S3 keeps it).
+pub fn failure_record(
+    records: &[serde_json::Value],
+    shard: &str,
+    stream_arn: &str,
+    with_payload: bool,
+) -> serde_json::Value {
+    let seq = |r: &serde_json::Value| r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned();
+    let mut document = serde_json::json!({
+        "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:f",
+                           "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 6},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2026-11-29T10:00:00Z",
+        "DDBStreamBatchInfo": {
+            "shardId": shard,
+            "startSequenceNumber": records.first().map(seq).unwrap_or_default(),
+            "endSequenceNumber": records.last().map(seq).unwrap_or_default(),
+            "approximateArrivalOfFirstRecord": "2026-11-29T09:59:00Z",
+            "approximateArrivalOfLastRecord": "2026-11-29T09:59:01Z",
+            "batchSize": records.len(),
+            "streamArn": stream_arn,
+        },
+    });
+    if with_payload {
+        document["payload"] = serde_json::json!({ "Records": records });
+    }
+    document
+}
+
+/// A current-thread runtime whose clock is paused (timers advance at once), for the
+/// simulator.
+pub fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The number attribute `name` of `item`, 0 when absent or not a whole number.
+pub fn number(item: &ddbstream::Item, name: &str) -> u64 {
+    match item.get(name) {
+        Some(serde_dynamo::AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    }
+}

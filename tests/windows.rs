@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::AttributeValue;
 use serde_json::json;
-use workspace_tests::context_with_budget;
+use workspace_tests::{context_with_budget, number};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Totals {
@@ -205,10 +205,7 @@ fn heavy_router(filler: usize, ends: &HeavyEnds) -> Router {
         window(
             move |heavy: &mut Heavy, change: Change<Item>| {
                 let image = change.new_image().cloned().unwrap_or_default();
-                let n = match image.get("n") {
-                    Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
-                    _ => 0,
-                };
+                let n = number(&image, "n");
                 let size = if image.contains_key("huge") { 1_100_000 } else { filler };
                 heavy.0.push((n, "x".repeat(size)));
                 Ok::<(), BoxError>(())
@@ -296,10 +293,7 @@ async fn a_retried_window_batch_comes_out_of_order_and_is_folded_in_order() {
             window(
                 move |totals: &mut Totals, change: Change<Item>| {
                     let image = change.new_image().cloned().unwrap_or_default();
-                    let n = match image.get("n") {
-                        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
-                        _ => 0,
-                    };
+                    let n = number(&image, "n");
                     folded.lock().unwrap_or_else(PoisonError::into_inner).push(n);
                     let mut attempts = attempts.lock().unwrap_or_else(PoisonError::into_inner);
                     let attempt = attempts.entry(n).or_default();

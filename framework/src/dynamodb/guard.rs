@@ -90,11 +90,7 @@ impl ExactlyOnce {
     /// runs one scenario suite against this twin and against DynamoDB (moto) and requires
     /// the same answers.
     pub fn in_memory() -> Self {
-        let consumer = match std::env::var(super::key::FUNCTION_NAME_ENV) {
-            Ok(name) => Consumer::named(name),
-            Err(_) => Consumer::named("test"),
-        };
-        Self::with(Backend::Memory(Arc::default()), "in-memory".into(), consumer, true)
+        Self::with(Backend::Memory(Arc::default()), "in-memory".into(), Consumer::for_twin(), true)
     }
 
     fn with(backend: Backend, table: String, consumer: Consumer, strict: bool) -> Self {

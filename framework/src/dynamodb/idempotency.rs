@@ -18,7 +18,7 @@ use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::key::{label, sha256_hex, Consumer, FUNCTION_NAME_ENV};
+use super::key::{label, sha256_hex, Consumer};
 use super::WriteError;
 use crate::change::Change;
 use crate::error::BoxError;
@@ -159,11 +159,7 @@ impl Idempotency {
     /// set; clones share the twin's claims. `tests/idempotency.rs` runs one scenario suite
     /// against it and against DynamoDB (moto) and requires the same answers.
     pub fn in_memory() -> Self {
-        let consumer = match std::env::var(FUNCTION_NAME_ENV) {
-            Ok(name) => Consumer::named(name),
-            Err(_) => Consumer::named("test"),
-        };
-        Self::with(Backend::Memory(Arc::default()), "in-memory".into(), consumer)
+        Self::with(Backend::Memory(Arc::default()), "in-memory".into(), Consumer::for_twin())
     }
 
     fn with(backend: Backend, table: String, consumer: Consumer) -> Self {

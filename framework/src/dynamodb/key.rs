@@ -33,6 +33,12 @@ impl Consumer {
         }
     }
 
+    /// The twins' consumer: the function's name when Lambda's environment has one, else
+    /// `test`.
+    pub(super) fn for_twin() -> Self {
+        Self::named(std::env::var(FUNCTION_NAME_ENV).unwrap_or_else(|_| "test".to_owned()))
+    }
+
     /// A name of the caller's choosing: not empty, and without `#` (which separates the parts
     /// of a key; Lambda function names never hold one).
     pub(super) fn named(name: impl Into<String>) -> Self {
@@ -55,7 +61,7 @@ impl Consumer {
 /// An item's keys as canonical text: attribute names in byte order at every level, whatever
 /// order the type or a map yields them in and whatever features `serde_json` has
 /// (`{"pk":"post#1","sk":"user#a"}`). Strings are JSON strings, numbers bare, binary
-/// `{"B":"<base64>"}`, sets sorted.
+/// `{"B":["<base64>"]}`, sets sorted.
 pub(super) fn canonical_keys<K: Serialize>(keys: &K) -> Result<String, WriteError> {
     let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(keys)
         .map_err(|err| WriteError::new(format!("the change's keys do not serialize as an item: {err}")))?;
@@ -65,20 +71,31 @@ pub(super) fn canonical_keys<K: Serialize>(keys: &K) -> Result<String, WriteErro
 }
 
 fn write_map(out: &mut String, map: &HashMap<String, AttributeValue>) {
-    let mut names: Vec<&String> = map.keys().collect();
-    names.sort_unstable();
-    out.push('{');
-    for (i, name) in names.into_iter().enumerate() {
+    let mut entries: Vec<(&String, &AttributeValue)> = map.iter().collect();
+    entries.sort_unstable_by_key(|(name, _)| *name);
+    write_joined(out, '{', entries, '}', |out, (name, value)| {
+        write_string(out, name);
+        out.push(':');
+        write_value(out, value);
+    });
+}
+
+/// `open`, each of `items` written by `each` with commas between them, `close`.
+fn write_joined<T>(
+    out: &mut String,
+    open: char,
+    items: impl IntoIterator<Item = T>,
+    close: char,
+    mut each: impl FnMut(&mut String, T),
+) {
+    out.push(open);
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_string(out, name);
-        out.push(':');
-        if let Some(value) = map.get(name) {
-            write_value(out, value);
-        }
+        each(out, item);
     }
-    out.push('}');
+    out.push(close);
 }
 
 fn write_value(out: &mut String, value: &AttributeValue) {
@@ -91,16 +108,7 @@ fn write_value(out: &mut String, value: &AttributeValue) {
         AttributeValue::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
         AttributeValue::Null(_) => out.push_str("null"),
         AttributeValue::M(map) => write_map(out, map),
-        AttributeValue::L(list) => {
-            out.push('[');
-            for (i, element) in list.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(out, element);
-            }
-            out.push(']');
-        }
+        AttributeValue::L(list) => write_joined(out, '[', list, ']', write_value),
         AttributeValue::Ss(set) => write_tagged(out, "SS", set),
         AttributeValue::Ns(set) => write_tagged(out, "NS", set),
         AttributeValue::Bs(set) => write_tagged(out, "BS", &set.iter().map(|b| base64(b)).collect::<Vec<_>>()),
@@ -113,14 +121,9 @@ fn write_tagged(out: &mut String, tag: &str, elements: &[String]) {
     sorted.sort_unstable();
     out.push('{');
     write_string(out, tag);
-    out.push_str(":[");
-    for (i, element) in sorted.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_string(out, element);
-    }
-    out.push_str("]}");
+    out.push(':');
+    write_joined(out, '[', sorted, ']', |out, element| write_string(out, element));
+    out.push('}');
 }
 
 fn write_string(out: &mut String, text: &str) {

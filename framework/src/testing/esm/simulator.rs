@@ -246,9 +246,9 @@ impl<'r> Simulator<'r> {
         let start = state.checkpoint;
         // Only the first `batch_size` records can go into this batch: copy no more. Their
         // places in the shard are their arrival numbers (through Kinesis).
-        let arrivals: Vec<usize> =
+        let mut arrivals: Vec<usize> =
             state.members[start..].iter().take(self.mapping.batch_size.max(1)).copied().collect();
-        let pending: Vec<StreamRecord> = arrivals.iter().map(|&i| self.records[i].clone()).collect();
+        let mut pending: Vec<StreamRecord> = arrivals.iter().map(|&i| self.records[i].clone()).collect();
         let mut len = batch_len(&pending, self.mapping.batch_size);
         if let Some((window, until)) = state.window {
             len = len.min(window).min(until - start).max(1);
@@ -258,17 +258,21 @@ impl<'r> Simulator<'r> {
             // A batch never crosses a window.
             len = len.min(pending.iter().take_while(|r| open.holds(r.approximate_creation_time)).count()).max(1);
         }
-        let batch = &pending[..len];
         let number = self.trace.invocations.len() + 1;
         // AWS (tumbling windows): "Records are always processed in order the first time. If
         // records are processed more than once, they may be processed out of order." A
-        // window's retried batch is sent in reverse.
-        let mut sent: Vec<(usize, StreamRecord)> = arrivals[..len].iter().copied().zip(batch.iter().cloned()).collect();
-        if open.is_some() && self.lanes[lane].invokes_at_checkpoint > 0 {
-            sent.reverse();
+        // window's retried batch is sent in reverse, then put back in stream order.
+        let reversed = open.is_some() && self.lanes[lane].invokes_at_checkpoint > 0;
+        if reversed {
+            pending[..len].reverse();
+            arrivals[..len].reverse();
         }
-        let (sent_arrivals, sent_batch): (Vec<usize>, Vec<StreamRecord>) = sent.into_iter().unzip();
-        let (result, answered) = self.invoke(number, &sent_batch, &sent_arrivals, open.as_ref()).await;
+        let (result, answered) = self.invoke(number, &pending[..len], &arrivals[..len], open.as_ref()).await;
+        let sent: Vec<SequenceNumber> = pending[..len].iter().map(|r| r.sequence_number.clone()).collect();
+        if reversed {
+            pending[..len].reverse();
+        }
+        let batch = &pending[..len];
         self.clock += self.mapping.seconds_per_invocation;
         if let (Some(open), Some(state)) = (self.lanes[lane].open.as_mut(), answered) {
             open.state = state;
@@ -289,8 +293,7 @@ impl<'r> Simulator<'r> {
             self.lanes[lane].invokes_at_checkpoint += 1;
             self.after_failure(lane, &result, len - acknowledged);
         }
-        let batch = sent_batch.iter().map(|r| r.sequence_number.clone()).collect();
-        let report = InvocationReport { number, lane, batch, result };
+        let report = InvocationReport { number, lane, batch: sent, result };
         self.trace.invocations.push(report.clone());
         report
     }
