@@ -13,7 +13,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-serverless-$(CFN_LINT_SERVERLESS_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench bench-runner build deploy clean audit redrive msrv package examples new starter
+.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench bench-runner bench-exactly-once build deploy clean audit redrive msrv package examples new starter
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ redrive: ## Run a failure destination's records through a function's router agai
 	cargo run --quiet --release --locked -p redrive -- --function "$(FUNCTION)" \
 		$(if $(BUCKET),--bucket "$(BUCKET)" --prefix "$(PREFIX)",) $(if $(QUEUE),--queue "$(QUEUE)",) $(if $(FORCE),--force,)
 
+bench-exactly-once: $(TOOLS) ## ExactlyOnce at shard speed: 1,000 changes, three workloads, each contender, through a latency proxy at 0/5/10 ms (alone, and in front of moto with the totals checked)
+	scripts/with-moto $(VENV)/bin/python scripts/bench_exactly_once.py
+
 bench-runner: $(TOOLS) ## The runner catching up a 3,000-record backlog on moto, read-ahead off and on, interleaved
 	cargo build --release --locked --quiet -p handlers --example runner_backlog
 	scripts/with-moto target/release/examples/runner_backlog
@@ -106,6 +109,7 @@ bench: $(BENCH_TOOLS) ## Benchmarks: end to end through the Runtime API, decodin
 	$(VENV)/bin/python scripts/bench_e2e.py
 	$(VENV)/bin/python scripts/bench_startup.py target/release/orders-projector
 	$(VENV)/bin/python scripts/bench_chart.py
+	$(MAKE) bench-exactly-once
 
 build: $(TOOLS) ## Build the release Lambda bootstraps for arm64 and report their sizes
 	rustup target add aarch64-unknown-linux-gnu

@@ -435,3 +435,127 @@ async fn logs_of_a_redelivery_carry_no_key_values() {
     assert!(logs.contains("applied before") && logs.contains("Subscribers"), "{logs}");
     assert!(!logs.contains("ada@example.com"), "a key value leaked into {logs}");
 }
+
+#[tokio::test]
+async fn conflicts_are_sent_again_and_give_the_same_answers() {
+    let twin = ExactlyOnce::in_memory();
+    twin.twin_faults(ddbstream::dynamodb::TwinFaults { conflict_every: 2, ..Default::default() });
+    assert_eq!(scenario(&twin, "Data").await, expected());
+    assert!(twin.twin_conflicts_made() >= 5, "{}", twin.twin_conflicts_made());
+}
+
+/// 1,000 changes of 200 items, each adding one to one of 50 counters.
+fn counted_changes() -> Vec<u8> {
+    let mut table = Table::new("Things", KeySchema::hash("pk"), StreamViewType::KeysOnly);
+    for i in 0..1_000 {
+        let item = serde_dynamo::to_item(serde_json::json!({ "pk": format!("thing#{}", i % 200), "v": i }));
+        table.put(item.unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    }
+    lambda_event(&table.stream().records())
+}
+
+/// Adds one to `counter#<n % 50>` for each change of `thing#<n>`, through `ExactlyOnce`.
+fn counting_router(once: ExactlyOnce, counters: String, per_key: usize) -> ddbstream::Router {
+    ddbstream::Router::new()
+        .with_state((once, counters))
+        .stream(
+            "Things",
+            |ddbstream::State((once, counters)): ddbstream::State<(ExactlyOnce, String)>,
+             change: Change<Item, Item>| async move {
+                let thing = change.keys.get("pk").and_then(|v| match v {
+                    serde_dynamo::AttributeValue::S(s) => s.strip_prefix("thing#").and_then(|n| n.parse::<u32>().ok()),
+                    _ => None,
+                });
+                let counter = format!("counter#{}", thing.unwrap_or_default() % 50);
+                once.apply(&change, [bump(&counters, &counter)]).await?;
+                Ok::<(), ddbstream::BoxError>(())
+            },
+        )
+        .per_key_concurrency(per_key)
+}
+
+#[tokio::test]
+async fn concurrent_changes_share_transactions_and_each_counts_once() {
+    let payload = counted_changes();
+    let once = ExactlyOnce::in_memory().twin_latency(std::time::Duration::from_millis(2));
+    once.twin_faults(ddbstream::dynamodb::TwinFaults { conflict_every: 7, ..Default::default() });
+    let router = counting_router(once.clone(), "Counters".into(), 64);
+    for delivery in 0..2 {
+        let response = router.handle(&payload, &ddbstream::Context::default()).await;
+        assert!(response.unwrap_or_else(|e| panic!("{e}")).batch_item_failures.is_empty());
+        for counter in 0..50 {
+            let key = HashMap::from([("pk".to_owned(), AttributeValue::S(format!("counter#{counter}")))]);
+            let n = once.twin_item("Counters", &key).and_then(|item| item.get("n").cloned());
+            assert_eq!(n, Some(AttributeValue::N("20".into())), "counter#{counter} after delivery {delivery}");
+        }
+        if delivery == 0 {
+            // Up to 64 changes at once, in groups of distinct counters: far fewer
+            // transactions than changes (one each, alone).
+            let transactions = once.twin_transactions();
+            assert!(transactions < 250, "{transactions} transactions for 1,000 changes");
+            assert_eq!(once.applied().len(), 1_000);
+        }
+    }
+    assert_eq!(once.applied().len(), 1_000, "the redelivery wrote nothing");
+}
+
+#[tokio::test]
+async fn in_a_group_each_change_gets_the_answer_it_would_get_alone() {
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let guards = create_table(&client, "Guards", "pk", None).await;
+    let data = create_table(&client, "Data", "pk", None).await;
+    let once = ExactlyOnce::new(client.clone(), &guards).consumer("test");
+    let c = changes().await;
+    assert_eq!(once.apply(&c[0], [write(&data, &c[0])]).await, Ok(Applied::Written));
+    let never = Put::builder()
+        .table_name(&data)
+        .item("pk", AttributeValue::S("never".into()))
+        .condition_expression("attribute_exists(pk)")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let never = TransactWriteItem::builder().put(never).build();
+    // The first goes alone; the four behind it share one transaction, which DynamoDB
+    // cancels (a guard and a condition refuse): each still gets its own answer.
+    let answers = futures_util::future::join_all([
+        Box::pin(once.apply_keyed(&c[2], "first", [bump(&data, "first")]))
+            as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>,
+        Box::pin(once.apply(&c[0], [write(&data, &c[0])])),
+        Box::pin(once.apply(&c[2], [never])),
+        Box::pin(once.apply(&c[1], [write(&data, &c[1])])),
+        Box::pin(once.apply_keyed(&c[2], "other", [bump(&data, "other")])),
+    ])
+    .await;
+    let answers: Vec<Result<Applied, bool>> =
+        answers.into_iter().map(|a| a.map_err(|e| e.to_string().contains("ConditionalCheckFailed"))).collect();
+    use Applied::*;
+    assert_eq!(answers, [Ok(Written), Ok(AlreadyApplied), Err(true), Ok(Written), Ok(Written)]);
+    // The refused condition's change was not applied: it still is to be.
+    assert_eq!(once.apply(&c[2], [write(&data, &c[2])]).await, Ok(Written));
+    let written = client.scan().table_name(&data).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written.count(), 5, "{:?}", written.items());
+}
+
+#[tokio::test]
+async fn grouped_changes_on_dynamodb_count_once_through_a_redelivery() {
+    if !local_dynamodb() {
+        return;
+    }
+    let client = local_client().await;
+    let guards = create_table(&client, "Guards", "pk", None).await;
+    let counters = create_table(&client, "Counters", "pk", None).await;
+    let once = ExactlyOnce::new(client.clone(), &guards).consumer("test");
+    let router = counting_router(once, counters.clone(), 16);
+    let payload = counted_changes();
+    for delivery in 0..2 {
+        let response = router.handle(&payload, &ddbstream::Context::default()).await;
+        assert!(response.unwrap_or_else(|e| panic!("{e}")).batch_item_failures.is_empty());
+        let items = workspace_tests::scan_all(&client, &counters).await;
+        assert_eq!(items.len(), 50);
+        for item in &items {
+            assert_eq!(workspace_tests::number(item, "n"), 20, "after delivery {delivery}: {item:?}");
+        }
+    }
+}

@@ -4,16 +4,20 @@
 //! the last applied creation time and the `eventID`s applied at that time.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
+use super::backend::{describe, Backend, Memory};
+use super::group::{Answer, Committer};
+use super::guard_item::{LAST_EVENTS, LAST_SEQ, LAST_TIME, SEQ_CONDITION, TIE_CONDITION, TIME_CONDITION};
 use super::key::{canonical_keys, label, Consumer};
 use super::limits::{self, KeySchemas};
+use super::transact::Outcome;
+use super::twin::TwinFaults;
 use super::WriteError;
 use crate::change::Change;
 
@@ -30,35 +34,18 @@ pub enum Applied {
 /// [module docs](super).
 #[derive(Clone, Debug)]
 pub struct ExactlyOnce {
-    backend: Backend,
-    table: String,
+    pub(super) backend: Backend,
+    pub(super) table: String,
     partition_key: String,
     sort_key: Option<(String, String)>,
     consumer: Consumer,
     /// Tables whose key is known: the guard table's, and those declared.
-    schemas: KeySchemas,
+    pub(super) schemas: KeySchemas,
+    /// The changes waiting to share a transaction (shared by clones).
+    committer: Arc<Committer>,
+    grouped: bool,
 }
 
-#[derive(Clone, Debug)]
-enum Backend {
-    DynamoDb(Client),
-    Memory(Arc<Mutex<Twin>>),
-}
-
-/// The in-memory twin's guards, and the writes it applied, in order.
-#[derive(Debug, Default)]
-struct Twin {
-    guards: HashMap<String, String>,
-    timed: HashMap<String, (String, BTreeSet<String>)>,
-    applied: Vec<(String, Vec<TransactWriteItem>)>,
-}
-
-/// The guard's attribute holding the last applied sequence number.
-const LAST_SEQ: &str = "last_seq";
-/// Through Kinesis: the last applied creation time (40-digit microseconds since the epoch)...
-const LAST_TIME: &str = "last_time";
-/// ...and the `eventID`s applied at that time.
-const LAST_EVENTS: &str = "last_events";
 /// How many times a Kinesis change's guard is read again when other writers keep changing it.
 const TIMED_ATTEMPTS: usize = 4;
 
@@ -90,7 +77,7 @@ impl ExactlyOnce {
     /// runs one scenario suite against this twin and against DynamoDB (moto) and requires
     /// the same answers.
     pub fn in_memory() -> Self {
-        Self::with(Backend::Memory(Arc::default()), "in-memory".into(), Consumer::for_twin(), true)
+        Self::with(Backend::Memory(Arc::<Memory>::default()), "in-memory".into(), Consumer::for_twin(), true)
     }
 
     fn with(backend: Backend, table: String, consumer: Consumer, strict: bool) -> Self {
@@ -101,6 +88,8 @@ impl ExactlyOnce {
             sort_key: None,
             consumer,
             schemas: KeySchemas::default().strict(strict),
+            committer: Arc::default(),
+            grouped: true,
         };
         once.guard_schema()
     }
@@ -121,6 +110,19 @@ impl ExactlyOnce {
         self
     }
 
+    /// Whether changes applied at the same time (under
+    /// [`per_key_concurrency`](crate::Router::per_key_concurrency)) share
+    /// `TransactWriteItems` calls: on by default. One call is in flight at a time per
+    /// `ExactlyOnce` (and its clones), and the changes that arrive meanwhile go together in
+    /// the next, as many as DynamoDB's rules allow, in arrival order; each change gets the
+    /// answer it would get alone. A change alone is sent at once. Off, each change is its own
+    /// call, concurrent ones in flight together (and meeting in `TransactionConflict`s on
+    /// shared items, which are sent again after a backoff).
+    pub fn group_commit(mut self, on: bool) -> Self {
+        self.grouped = on;
+        self
+    }
+
     /// Declares the key attributes of a table your writes go to, so that two `Put`s into it
     /// can be told apart by the transaction rules. Only the twin needs it (DynamoDB knows its
     /// tables): without it, two `Put`s into one table in one change are refused by the twin,
@@ -131,11 +133,64 @@ impl ExactlyOnce {
     }
 
     /// The twin's applied writes, in order, each with its guard key; empty for DynamoDB.
+    /// Folded writes ([`fold`](Self::fold)) merged from several changes are listed once,
+    /// with the first guard of their transaction.
     pub fn applied(&self) -> Vec<(String, Vec<TransactWriteItem>)> {
         match &self.backend {
-            Backend::Memory(twin) => twin.lock().unwrap_or_else(PoisonError::into_inner).applied.clone(),
+            Backend::Memory(memory) => memory.twin().applied().to_vec(),
             Backend::DynamoDb(_) => Vec::new(),
         }
+    }
+
+    /// The twin's item of `table` with `key`, as the applied writes left it: a `Put` stores
+    /// its item (when its table's key is known: the guard table, or one declared with
+    /// [`key_schema`](Self::key_schema)), an `Update` of `ADD` or `SET` clauses applies them,
+    /// a `Delete` removes it. `None` for DynamoDB (read the table).
+    pub fn twin_item(
+        &self,
+        table: &str,
+        key: &HashMap<String, AttributeValue>,
+    ) -> Option<HashMap<String, AttributeValue>> {
+        match &self.backend {
+            Backend::Memory(memory) => memory.twin().item(table, key).cloned(),
+            Backend::DynamoDb(_) => None,
+        }
+    }
+
+    /// How many `TransactWriteItems` calls the twin received (conflicts included); 0 for
+    /// DynamoDB.
+    pub fn twin_transactions(&self) -> u64 {
+        match &self.backend {
+            Backend::Memory(memory) => memory.twin().transactions(),
+            Backend::DynamoDb(_) => 0,
+        }
+    }
+
+    /// Faults the twin makes from now on (conflicts, lost answers, a crash): see
+    /// [`TwinFaults`]. Ignored for DynamoDB. Conflicts and lost answers are sent again after
+    /// a backoff, so a test can prove that none becomes a failure, a skip or a repeat.
+    pub fn twin_faults(&self, faults: TwinFaults) {
+        if let Backend::Memory(memory) = &self.backend {
+            memory.twin().set_faults(faults);
+        }
+    }
+
+    /// How many transactions the twin cancelled with a conflict; 0 for DynamoDB.
+    pub fn twin_conflicts_made(&self) -> u64 {
+        match &self.backend {
+            Backend::Memory(memory) => memory.twin().conflicts(),
+            Backend::DynamoDb(_) => 0,
+        }
+    }
+
+    /// Each call to the twin takes `latency`, as a call over a network does, so that
+    /// concurrent changes meet and share transactions as they do with DynamoDB. Ignored for
+    /// DynamoDB.
+    pub fn twin_latency(self, latency: Duration) -> Self {
+        if let Backend::Memory(memory) = &self.backend {
+            memory.set_latency(latency);
+        }
+        self
     }
 
     /// The guard table's partition key attribute, if not `pk`.
@@ -198,49 +253,49 @@ impl ExactlyOnce {
                 change.sequence_number()
             ))
         })?;
-        let guard = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(self.key_attributes(key)))
-            .item(LAST_SEQ, AttributeValue::S(seq.clone()))
-            .condition_expression("attribute_not_exists(#last) OR #last < :seq")
-            .expression_attribute_names("#last", LAST_SEQ)
-            .expression_attribute_values(":seq", AttributeValue::S(seq.clone()))
-            .build()
-            .map_err(|err| WriteError::sdk("building the guard", &err))?;
         let mut items = Vec::with_capacity(writes.len() + 1);
-        items.push(TransactWriteItem::builder().put(guard).build());
+        items.push(self.seq_guard(key, &seq, &seq)?);
         items.extend(writes);
         limits::check(&items, &self.schemas, true)?;
-        let client = match &self.backend {
-            Backend::DynamoDb(client) => client,
-            Backend::Memory(twin) => {
-                let mut twin = twin.lock().unwrap_or_else(PoisonError::into_inner);
-                if twin.guards.get(key).is_some_and(|last| *last >= seq) {
-                    skipped(change, key);
-                    return Ok(Applied::AlreadyApplied);
-                }
-                twin.guards.insert(key.to_owned(), seq);
-                items.remove(0);
-                twin.applied.push((key.to_owned(), items));
-                return Ok(Applied::Written);
-            }
+        let answer = if self.grouped {
+            self.committer.submit(&self.backend, &self.schemas, key.to_owned(), items).await
+        } else {
+            Committer::alone(&self.backend, &self.schemas, key.to_owned(), items).await
         };
-        match client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(Applied::Written),
-            Err(SdkError::ServiceError(err)) if guard_failed(err.err()) => {
-                skipped(change, key);
+        match answer {
+            Answer::Written => Ok(Applied::Written),
+            Answer::Refused => {
+                skipped(change.meta.table_name.as_deref(), key);
                 Ok(Applied::AlreadyApplied)
             }
-            Err(err) => Err(WriteError::sdk("TransactWriteItems", &err)),
+            Answer::Failed(error) => Err(error),
         }
+    }
+
+    /// The guard's write for changes of one item up to `last` (a 40-digit sequence number):
+    /// refused unless the guard is absent or below `first`, the first of them. A refusal
+    /// carries the guard as it is (what a fold needs to know which of its changes were
+    /// applied before).
+    pub(super) fn seq_guard(&self, key: &str, first: &str, last: &str) -> Result<TransactWriteItem, WriteError> {
+        let guard = Put::builder()
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .table_name(&self.table)
+            .set_item(Some(self.key_attributes(key)))
+            .item(LAST_SEQ, AttributeValue::S(last.to_owned()))
+            .condition_expression(SEQ_CONDITION)
+            .expression_attribute_names("#last", LAST_SEQ)
+            .expression_attribute_values(":seq", AttributeValue::S(first.to_owned()))
+            .build()
+            .map_err(|err| WriteError::sdk("building the guard", &err))?;
+        Ok(TransactWriteItem::builder().put(guard).build())
     }
 }
 
 /// Logs a skipped redelivery: the table and a digest of the guard key, never the key itself
 /// (it holds the item's key values).
-fn skipped<T, K>(change: &Change<T, K>, key: &str) {
+pub(super) fn skipped(table: Option<&str>, key: &str) {
     tracing::info!(
-        table = change.meta.table_name.as_deref().unwrap_or("?"),
+        table = table.unwrap_or("?"),
         guard = %label(key),
         "this change or a newer one was applied before: nothing written"
     );
@@ -273,43 +328,24 @@ impl ExactlyOnce {
             limits::check(&items, &self.schemas, true)?;
             Ok(items)
         };
-        let client = match &self.backend {
-            Backend::DynamoDb(client) => client,
-            Backend::Memory(twin) => {
-                transaction(Timed::Newer)?;
-                let mut twin = twin.lock().unwrap_or_else(PoisonError::into_inner);
-                let guard = twin.timed.get(key);
-                match guard.map(|(last, events)| timed_step(last, events, &time, event)) {
-                    None | Some(Some(Timed::Newer)) => {
-                        twin.timed.insert(key.to_owned(), (time, BTreeSet::from([event.to_owned()])));
-                    }
-                    Some(Some(Timed::Tie)) => {
-                        if let Some((_, events)) = twin.timed.get_mut(key) {
-                            events.insert(event.to_owned());
-                        }
-                    }
-                    Some(None) => {
-                        skipped(change, key);
-                        return Ok(Applied::AlreadyApplied);
-                    }
-                }
-                twin.applied.push((key.to_owned(), writes));
-                return Ok(Applied::Written);
-            }
-        };
         let mut step = Timed::Newer;
         for _ in 0..TIMED_ATTEMPTS {
-            match client.transact_write_items().set_transact_items(Some(transaction(step)?)).send().await {
-                Ok(_) => return Ok(Applied::Written),
-                Err(SdkError::ServiceError(err)) if guard_failed(err.err()) => {}
-                Err(err) => return Err(WriteError::sdk("TransactWriteItems", &err)),
+            let items = transaction(step)?;
+            match self.backend.send_retrying(items, &self.schemas).await {
+                Outcome::Committed => {
+                    self.backend.record([(key.to_owned(), writes.clone())]);
+                    return Ok(Applied::Written);
+                }
+                Outcome::Cancelled(reasons, _)
+                    if reasons.first() == Some(&super::transact::Reason::ConditionFailed) => {}
+                other => return Err(WriteError::new(describe(&other))),
             }
             // The guard refused: read it to tell a tie from a change applied before.
-            let (last, events) = self.read_timed(client, key).await?;
+            let (last, events) = self.read_timed(key).await?;
             match timed_step(&last, &events, &time, event) {
                 Some(next) => step = next,
                 None => {
-                    skipped(change, key);
+                    skipped(change.meta.table_name.as_deref(), key);
                     return Ok(Applied::AlreadyApplied);
                 }
             }
@@ -322,7 +358,7 @@ impl ExactlyOnce {
 
     /// The guard item's key attributes for the guard key `key`: the partition key, and the
     /// sort key's fixed value if the table has one.
-    fn key_attributes(&self, key: &str) -> HashMap<String, AttributeValue> {
+    pub(super) fn key_attributes(&self, key: &str) -> HashMap<String, AttributeValue> {
         let mut attributes = HashMap::from([(self.partition_key.clone(), AttributeValue::S(key.to_owned()))]);
         if let Some((attribute, value)) = &self.sort_key {
             attributes.insert(attribute.clone(), AttributeValue::S(value.clone()));
@@ -339,7 +375,7 @@ impl ExactlyOnce {
                 .set_item(Some(self.key_attributes(key)))
                 .item(LAST_TIME, AttributeValue::S(time.to_owned()))
                 .item(LAST_EVENTS, events)
-                .condition_expression("attribute_not_exists(#time) OR #time < :time")
+                .condition_expression(TIME_CONDITION)
                 .expression_attribute_names("#time", LAST_TIME)
                 .expression_attribute_values(":time", AttributeValue::S(time.to_owned()))
                 .build()
@@ -348,7 +384,7 @@ impl ExactlyOnce {
                 .table_name(&self.table)
                 .set_key(Some(self.key_attributes(key)))
                 .update_expression("ADD #events :events")
-                .condition_expression("#time = :time AND NOT contains(#events, :event)")
+                .condition_expression(TIE_CONDITION)
                 .expression_attribute_names("#time", LAST_TIME)
                 .expression_attribute_names("#events", LAST_EVENTS)
                 .expression_attribute_values(":time", AttributeValue::S(time.to_owned()))
@@ -361,10 +397,8 @@ impl ExactlyOnce {
     }
 
     /// A Kinesis change's guard as stored: its time and events (empty when absent).
-    async fn read_timed(&self, client: &Client, key: &str) -> Result<(String, BTreeSet<String>), WriteError> {
-        let get =
-            client.get_item().table_name(&self.table).consistent_read(true).set_key(Some(self.key_attributes(key)));
-        let item = get.send().await.map_err(|err| WriteError::sdk("GetItem", &err))?.item.unwrap_or_default();
+    async fn read_timed(&self, key: &str) -> Result<(String, BTreeSet<String>), WriteError> {
+        let item = self.backend.get(&self.table, self.key_attributes(key)).await?.unwrap_or_default();
         let time = match item.get(LAST_TIME) {
             Some(AttributeValue::S(time)) => time.clone(),
             _ => String::new(),
@@ -384,16 +418,5 @@ fn timed_step(last: &str, events: &BTreeSet<String>, time: &str, event: &str) ->
         std::cmp::Ordering::Less => Some(Timed::Newer),
         std::cmp::Ordering::Equal if !events.contains(event) => Some(Timed::Tie),
         _ => None,
-    }
-}
-
-/// Whether the transaction was cancelled because the guard (its first action) failed its
-/// condition. A condition of one of the user's writes failing is an error, not a skip.
-fn guard_failed(error: &TransactWriteItemsError) -> bool {
-    match error {
-        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-            cancelled.cancellation_reasons().first().and_then(|reason| reason.code()) == Some("ConditionalCheckFailed")
-        }
-        _ => false,
     }
 }

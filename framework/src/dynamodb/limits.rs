@@ -62,6 +62,59 @@ impl KeySchemas {
     }
 }
 
+impl KeySchemas {
+    /// The key attributes declared for `table`.
+    pub(super) fn key_attributes(&self, table: &str) -> Option<&[String]> {
+        self.tables.get(table).map(Vec::as_slice)
+    }
+}
+
+/// The item an action is on, as far as the caller can tell: for telling which actions of
+/// different changes may share one transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Target {
+    /// An item of a table, by its key.
+    Item(String, String),
+    /// A `Put` into a table whose key is unknown: it may be any item of the table.
+    AnyOf(String),
+}
+
+/// The canonical text of the key `names` pick out of `attributes`.
+pub(super) fn key_text(names: &[String], attributes: &HashMap<String, AttributeValue>) -> String {
+    let key: BTreeMap<&str, Option<&AttributeValue>> =
+        names.iter().map(|n| (n.as_str(), attributes.get(n.as_str()))).collect();
+    format!("{key:?}")
+}
+
+/// The items `actions` are on.
+pub(super) fn targets(actions: &[TransactWriteItem], schemas: &KeySchemas) -> Vec<Target> {
+    actions
+        .iter()
+        .filter_map(action)
+        .map(|action| {
+            let table = action.table.to_owned();
+            if action.keyed {
+                let mut names: Vec<String> = action.attributes.keys().cloned().collect();
+                names.sort_unstable();
+                return Target::Item(table, key_text(&names, action.attributes));
+            }
+            match schemas.key_attributes(action.table) {
+                Some(names) => {
+                    let mut names = names.to_vec();
+                    names.sort_unstable();
+                    Target::Item(table, key_text(&names, action.attributes))
+                }
+                None => Target::AnyOf(table),
+            }
+        })
+        .collect()
+}
+
+/// The bytes `actions` carry toward the 4 MB of a transaction.
+pub(super) fn transaction_bytes(actions: &[TransactWriteItem]) -> usize {
+    actions.iter().filter_map(action).map(|action| action.bytes).sum()
+}
+
 /// What one action does, for the rules.
 struct Action<'a> {
     table: &'a str,

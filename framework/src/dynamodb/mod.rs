@@ -67,14 +67,21 @@
 //! - Do not guard one item from both a DynamoDB stream and a Kinesis destination: the two
 //!   orders cannot be compared.
 
+mod backend;
 mod error;
+mod fold;
+mod group;
 mod guard;
+mod guard_item;
 mod idempotency;
 mod key;
 mod limits;
 mod self_guarded;
+mod transact;
+mod twin;
 
 pub use error::WriteError;
+pub use fold::{Fold, Folded};
 pub use guard::{Applied, ExactlyOnce};
 pub use idempotency::{
     Effect, EffectKey, Idempotency, DEFAULT_LEASE, DEFAULT_REDRIVE_WINDOW, KINESIS_MAX_RETENTION, STREAM_RETENTION,
@@ -82,3 +89,4 @@ pub use idempotency::{
 pub use key::FUNCTION_NAME_ENV;
 pub use limits::{item_size, MAX_ITEM_BYTES, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES};
 pub use self_guarded::apply_self_guarded;
+pub use twin::TwinFaults;

@@ -1,0 +1,565 @@
+//! Folded writes: the changes of a batch whose writes are counters (`ADD` of a number) and
+//! last-state-wins puts and deletes, committed in as few transactions as DynamoDB's rules
+//! allow. The changes of one item need one guard (refused unless the guard is below the
+//! first of them, recording the last); the counters of many changes to one target merge
+//! into one `ADD`; of the puts and deletes of one target, the last in stream order is the
+//! one written.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use serde::Serialize;
+
+use super::guard::ExactlyOnce;
+use super::guard_item::LAST_SEQ;
+use super::limits::{self, item_size, key_text, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES};
+use super::transact::{Outcome, Reason};
+use super::twin::Attributes;
+use super::WriteError;
+use crate::change::Change;
+use crate::error::BoxError;
+use crate::handler::BatchFailure;
+
+/// The folded writes of one change: counters it moves and items it leaves in a state.
+/// Build one per change in [`ExactlyOnce::fold`]'s closure.
+///
+/// ```
+/// use aws_sdk_dynamodb::types::AttributeValue;
+/// use ddbstream::dynamodb::Fold;
+///
+/// let post = [("pk", AttributeValue::S("post#1".into()))];
+/// let fold = Fold::new().add("PostStats", post, "like_count", 1);
+/// # let _ = fold;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Fold {
+    writes: Vec<FoldWrite>,
+}
+
+#[derive(Clone, Debug)]
+enum FoldWrite {
+    Add { table: String, key: Attributes, attribute: String, delta: i128 },
+    Put { table: String, item: Attributes },
+    Delete { table: String, key: Attributes },
+}
+
+impl Fold {
+    /// No writes yet (a change that writes nothing still counts as applied).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `ADD delta` to the number `attribute` of the item with `key` in `table` (created at
+    /// `delta` if absent). The deltas of every change of a batch to one item merge.
+    pub fn add<N: Into<String>>(
+        mut self,
+        table: &str,
+        key: impl IntoIterator<Item = (N, AttributeValue)>,
+        attribute: &str,
+        delta: i64,
+    ) -> Self {
+        let key = key.into_iter().map(|(name, value)| (name.into(), value)).collect();
+        self.writes.push(FoldWrite::Add {
+            table: table.to_owned(),
+            key,
+            attribute: attribute.to_owned(),
+            delta: i128::from(delta),
+        });
+        self
+    }
+
+    /// Puts `item` into `table`; of the puts and deletes of one item in a batch, the last
+    /// in stream order is written. The table's key must be declared with
+    /// [`ExactlyOnce::key_schema`], so that puts of one item are known as such.
+    pub fn put(mut self, table: &str, item: HashMap<String, AttributeValue>) -> Self {
+        self.writes.push(FoldWrite::Put { table: table.to_owned(), item });
+        self
+    }
+
+    /// Deletes the item with `key` from `table`; last in stream order wins, as for [`put`](Self::put).
+    pub fn delete<N: Into<String>>(mut self, table: &str, key: impl IntoIterator<Item = (N, AttributeValue)>) -> Self {
+        let key = key.into_iter().map(|(name, value)| (name.into(), value)).collect();
+        self.writes.push(FoldWrite::Delete { table: table.to_owned(), key });
+        self
+    }
+
+    /// The same writes as a change of its own would make them with
+    /// [`ExactlyOnce::apply`].
+    fn into_writes(self) -> Result<Vec<TransactWriteItem>, WriteError> {
+        let mut writes = Vec::with_capacity(self.writes.len());
+        for write in self.writes {
+            writes.extend(Merged::from(write, 0).write()?);
+        }
+        Ok(writes)
+    }
+}
+
+/// What [`ExactlyOnce::fold`] did with a batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Folded {
+    /// Changes whose writes were made.
+    pub written: usize,
+    /// Changes this consumer had applied before (redeliveries): nothing written for them.
+    pub already_applied: usize,
+    /// `TransactWriteItems` calls that committed.
+    pub transactions: usize,
+}
+
+/// One change to fold: where it is in the batch, its guard key and sequence number, its writes.
+struct Entry {
+    index: usize,
+    key: String,
+    seq: String,
+    writes: Vec<(String, String, FoldWrite)>,
+}
+
+/// A target's writes merged.
+#[derive(Debug)]
+enum Merged {
+    Add {
+        table: String,
+        key: Attributes,
+        deltas: BTreeMap<String, i128>,
+    },
+    /// The last put or delete, by the position in the batch of the change that made it.
+    Last {
+        position: usize,
+        write: FoldWrite,
+    },
+}
+
+impl Merged {
+    fn from(write: FoldWrite, position: usize) -> Self {
+        match write {
+            FoldWrite::Add { table, key, attribute, delta } => {
+                Self::Add { table, key, deltas: BTreeMap::from([(attribute, delta)]) }
+            }
+            last => Self::Last { position, write: last },
+        }
+    }
+
+    /// Folds `write` in; `false` when the two cannot be one action (a counter and a put).
+    fn absorb(&mut self, write: &FoldWrite, position: usize) -> bool {
+        match (self, write) {
+            (Self::Add { deltas, .. }, FoldWrite::Add { attribute, delta, .. }) => {
+                *deltas.entry(attribute.clone()).or_default() += delta;
+                true
+            }
+            (Self::Last { position: at, write: last }, FoldWrite::Put { .. } | FoldWrite::Delete { .. }) => {
+                if position >= *at {
+                    *at = position;
+                    *last = write.clone();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn bytes(write: &FoldWrite) -> usize {
+        match write {
+            FoldWrite::Add { key, attribute, .. } => item_size(key) + attribute.len() + 21,
+            FoldWrite::Put { item, .. } => item_size(item),
+            FoldWrite::Delete { key, .. } => item_size(key),
+        }
+    }
+
+    fn write(&self) -> Result<Option<TransactWriteItem>, WriteError> {
+        let built = |err: aws_sdk_dynamodb::error::BuildError| WriteError::sdk("building a folded write", &err);
+        let action = match self {
+            Self::Add { table, key, deltas } => {
+                let deltas: Vec<(&String, &i128)> = deltas.iter().filter(|(_, delta)| **delta != 0).collect();
+                if deltas.is_empty() {
+                    return Ok(None);
+                }
+                let mut update = Update::builder().table_name(table).set_key(Some(key.clone()));
+                let mut clauses = Vec::with_capacity(deltas.len());
+                for (position, (attribute, delta)) in deltas.into_iter().enumerate() {
+                    clauses.push(format!("#a{position} :a{position}"));
+                    update = update
+                        .expression_attribute_names(format!("#a{position}"), attribute)
+                        .expression_attribute_values(format!(":a{position}"), AttributeValue::N(delta.to_string()));
+                }
+                let update = update.update_expression(format!("ADD {}", clauses.join(", "))).build().map_err(built)?;
+                TransactWriteItem::builder().update(update).build()
+            }
+            Self::Last { write: FoldWrite::Put { table, item }, .. } => {
+                let put = Put::builder().table_name(table).set_item(Some(item.clone())).build().map_err(built)?;
+                TransactWriteItem::builder().put(put).build()
+            }
+            Self::Last { write: FoldWrite::Delete { table, key }, .. } => {
+                let delete = Delete::builder().table_name(table).set_key(Some(key.clone())).build().map_err(built)?;
+                TransactWriteItem::builder().delete(delete).build()
+            }
+            Self::Last { write: FoldWrite::Add { .. }, .. } => return Ok(None),
+        };
+        Ok(Some(action))
+    }
+}
+
+/// The merged writes of a transaction, by target.
+#[derive(Default)]
+struct Merge {
+    targets: BTreeMap<(String, String), Merged>,
+}
+
+impl Merge {
+    fn writes(&self) -> Result<Vec<TransactWriteItem>, WriteError> {
+        let mut writes = Vec::with_capacity(self.targets.len());
+        for merged in self.targets.values() {
+            writes.extend(merged.write()?);
+        }
+        Ok(writes)
+    }
+}
+
+/// One item's changes in a transaction: its guard.
+struct Unit {
+    key: String,
+    first: String,
+    last: String,
+    /// The positions in the batch of its changes, with their sequence numbers.
+    changes: Vec<(usize, String)>,
+}
+
+/// One transaction being planned: its guards and its merged writes.
+#[derive(Default)]
+struct Plan {
+    units: Vec<Unit>,
+    merge: Merge,
+    bytes: usize,
+    /// Changes found to repeat an earlier change of their item in this batch.
+    repeats: Vec<usize>,
+}
+
+impl Plan {
+    fn actions(&self) -> usize {
+        self.units.len() + self.merge.targets.len()
+    }
+
+    fn first(&self) -> Option<usize> {
+        self.units.iter().filter_map(|unit| unit.changes.first().map(|(index, _)| *index)).min()
+    }
+
+    fn positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.units.iter().flat_map(|unit| unit.changes.iter().map(|(index, _)| *index))
+    }
+
+    /// Adds `entry` if it fits (or if the plan is empty: a change alone always gets its
+    /// transaction, and the rules then judge it).
+    fn admit(&mut self, entry: &Entry, guard_bytes: usize) -> bool {
+        let unit = self.units.iter().position(|unit| unit.key == entry.key);
+        if let Some(unit) = unit {
+            if self.units[unit].last >= entry.seq {
+                self.repeats.push(entry.index);
+                return true;
+            }
+        }
+        let mut new_targets = 0;
+        let mut bytes = if unit.is_some() { 0 } else { guard_bytes };
+        for (table, key, write) in &entry.writes {
+            match self.merge.targets.get(&(table.clone(), key.clone())) {
+                Some(merged) => {
+                    let compatible = matches!(
+                        (merged, write),
+                        (Merged::Add { .. }, FoldWrite::Add { .. })
+                            | (Merged::Last { .. }, FoldWrite::Put { .. } | FoldWrite::Delete { .. })
+                    );
+                    if !compatible {
+                        if self.units.is_empty() {
+                            break;
+                        }
+                        return false;
+                    }
+                    if let (Merged::Last { write: last, .. }, FoldWrite::Put { .. }) = (merged, write) {
+                        bytes += Merged::bytes(write).saturating_sub(Merged::bytes(last));
+                    }
+                }
+                None => {
+                    new_targets += 1;
+                    bytes += Merged::bytes(write);
+                }
+            }
+        }
+        let actions = self.actions() + usize::from(unit.is_none()) + new_targets;
+        let fits = actions <= MAX_TRANSACTION_ACTIONS && self.bytes + bytes <= MAX_TRANSACTION_BYTES;
+        if !fits && !self.units.is_empty() {
+            return false;
+        }
+        for (table, key, write) in &entry.writes {
+            let target = (table.clone(), key.clone());
+            let absorbed = self.merge.targets.get_mut(&target).is_some_and(|merged| merged.absorb(write, entry.index));
+            if !absorbed && !self.merge.targets.contains_key(&target) {
+                self.merge.targets.insert(target, Merged::from(write.clone(), entry.index));
+            }
+        }
+        self.bytes += bytes;
+        match unit {
+            Some(unit) => {
+                let unit = &mut self.units[unit];
+                unit.last.clone_from(&entry.seq);
+                unit.changes.push((entry.index, entry.seq.clone()));
+            }
+            None => self.units.push(Unit {
+                key: entry.key.clone(),
+                first: entry.seq.clone(),
+                last: entry.seq.clone(),
+                changes: vec![(entry.index, entry.seq.clone())],
+            }),
+        }
+        true
+    }
+}
+
+/// How many times one transaction of a fold is planned again after guards refused part of it.
+const REPLANS: usize = 8;
+
+impl ExactlyOnce {
+    /// Applies a batch's folded writes, each change exactly once, in stream order per item,
+    /// in as few transactions as DynamoDB's rules allow (100 actions, 4 MB, no item twice):
+    /// `fold` says what each change writes (a [`Fold`]), the changes of one item share one
+    /// guard, counters to one target merge into one `ADD`, and of one target's puts and
+    /// deletes the last is written. A batch of 1,000 likes of one post is one transaction.
+    ///
+    /// Call it from a batch handler (`batch(...)`), with the changes as received: the
+    /// answer is the handler's answer. On a failure (`fold` returned an error, or a
+    /// transaction could not be made), the error names the first change not applied;
+    /// those before it are applied, and a redelivery of any of them applies nothing twice.
+    /// A change whose guard holds it or a newer change of its item is counted as
+    /// [`already_applied`](Folded::already_applied) and writes nothing.
+    ///
+    /// Changes through Kinesis are applied one by one with [`apply`](Self::apply) (their
+    /// guards order by creation time, which folding cannot merge).
+    ///
+    /// ```no_run
+    /// use aws_sdk_dynamodb::types::AttributeValue;
+    /// use ddbstream::dynamodb::{ExactlyOnce, Fold};
+    /// use ddbstream::{BatchFailure, Change, EventName, Item, State};
+    ///
+    /// async fn likes(State(once): State<ExactlyOnce>, changes: Vec<Change<Item>>) -> Result<(), BatchFailure> {
+    ///     once.fold(&changes, |change| {
+    ///         let delta = match change.event_name() {
+    ///             EventName::Insert => 1,
+    ///             EventName::Remove => -1,
+    ///             EventName::Modify => return Ok(Fold::new()),
+    ///         };
+    ///         let post = change.keys.get("pk").cloned().ok_or("a like without pk")?;
+    ///         Ok(Fold::new().add("PostStats", [("pk", post.into())], "like_count", delta))
+    ///     })
+    ///     .await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn fold<T, K: Serialize>(
+        &self,
+        changes: &[Change<T, K>],
+        mut fold: impl FnMut(&Change<T, K>) -> Result<Fold, BoxError>,
+    ) -> Result<Folded, BatchFailure> {
+        if changes.iter().any(|change| change.meta.via_kinesis()) {
+            return self.fold_one_by_one(changes, fold).await;
+        }
+        let mut entries = Vec::with_capacity(changes.len());
+        let mut stop = None;
+        for (index, change) in changes.iter().enumerate() {
+            match self.entry(index, change, &mut fold) {
+                Ok(entry) => entries.push(entry),
+                Err(error) => {
+                    stop = Some(BatchFailure::at(index, error));
+                    break;
+                }
+            }
+        }
+        let mut folded = Folded::default();
+        let mut plans = plan(entries.iter(), self.guard_bytes());
+        let (mut at, mut replans) = (0, 0);
+        while let Some(current) = plans.get(at) {
+            let applied_before = match self.commit(current, changes, &mut folded).await {
+                Ok(None) => {
+                    (at, replans) = (at + 1, 0);
+                    continue;
+                }
+                Ok(Some(applied_before)) => applied_before,
+                Err(failure) => return Err(earliest(failure, stop)),
+            };
+            replans += 1;
+            let first = current.first().unwrap_or(0);
+            if replans > REPLANS {
+                let error = WriteError::new("the guards of a folded transaction kept changing: retried later");
+                return Err(earliest(BatchFailure::at(first, error), stop));
+            }
+            // Guards refused part of it: the rest is planned again in its place.
+            let mine: HashSet<usize> = current.positions().chain(current.repeats.iter().copied()).collect();
+            let again =
+                entries.iter().filter(|entry| mine.contains(&entry.index) && !applied_before.contains(&entry.index));
+            let replanned = plan(again, self.guard_bytes());
+            if replanned.is_empty() {
+                // All of it was applied before: the next plan takes its place.
+                replans = 0;
+            }
+            plans.splice(at..=at, replanned);
+        }
+        match stop {
+            Some(failure) => Err(failure),
+            None => Ok(folded),
+        }
+    }
+
+    /// A change's entry: its guard key, sequence number and writes.
+    fn entry<T, K: Serialize>(
+        &self,
+        index: usize,
+        change: &Change<T, K>,
+        fold: &mut impl FnMut(&Change<T, K>) -> Result<Fold, BoxError>,
+    ) -> Result<Entry, BoxError> {
+        let key = self.guard_key(change)?;
+        let seq = change.sequence_number().sortable().ok_or_else(|| {
+            WriteError::new(format!(
+                "sequence number {} is not a number of at most 40 digits: it cannot guard a write",
+                change.sequence_number()
+            ))
+        })?;
+        let mut writes = Vec::new();
+        for write in fold(change)?.writes {
+            let (table, key) = match &write {
+                FoldWrite::Add { table, key, .. } | FoldWrite::Delete { table, key } => {
+                    let names: Vec<String> = key.keys().cloned().collect();
+                    (table.clone(), key_text(&names, key))
+                }
+                FoldWrite::Put { table, item } => {
+                    let names = self.schemas.key_attributes(table).ok_or_else(|| {
+                        WriteError::new(format!(
+                            "a folded put into {table} needs the table's key, to know puts of one item: declare it \
+                             with .key_schema(\"{table}\", [...])"
+                        ))
+                    })?;
+                    (table.clone(), key_text(names, item))
+                }
+            };
+            writes.push((table, key, write));
+        }
+        Ok(Entry { index, key, seq, writes })
+    }
+
+    /// The bytes a guard carries (its key, its sequence number).
+    fn guard_bytes(&self) -> usize {
+        item_size(&self.key_attributes("")) + LAST_SEQ.len() + 40 + 200
+    }
+
+    /// Commits one planned transaction. `Ok(None)` when it is done; `Ok(Some(..))` when
+    /// guards refused: the changes found applied before (counted here), the rest to plan
+    /// again. `Err` names the first change not applied.
+    async fn commit<T, K>(
+        &self,
+        plan: &Plan,
+        changes: &[Change<T, K>],
+        folded: &mut Folded,
+    ) -> Result<Option<HashSet<usize>>, BatchFailure> {
+        let Some(first) = plan.first() else {
+            folded.already_applied += plan.repeats.len();
+            return Ok(None);
+        };
+        let fail = |error: WriteError| BatchFailure::at(first, error);
+        let mut actions = Vec::with_capacity(plan.actions());
+        for unit in &plan.units {
+            actions.push(self.seq_guard(&unit.key, &unit.first, &unit.last).map_err(fail)?);
+        }
+        let writes = plan.merge.writes().map_err(fail)?;
+        actions.extend(writes.iter().cloned());
+        limits::check(&actions, &self.schemas, false).map_err(fail)?;
+        let guards = plan.units.len();
+        let (reasons, olds) = match self.backend.send_retrying(actions, &self.schemas).await {
+            Outcome::Committed => {
+                let mut entries: Vec<(String, Vec<TransactWriteItem>)> =
+                    plan.units.iter().map(|unit| (unit.key.clone(), Vec::new())).collect();
+                if let Some(first) = entries.first_mut() {
+                    first.1 = writes;
+                }
+                self.backend.record(entries);
+                folded.written += plan.positions().count();
+                folded.already_applied += plan.repeats.len();
+                folded.transactions += 1;
+                return Ok(None);
+            }
+            Outcome::Cancelled(reasons, olds)
+                if reasons.iter().take(guards).any(|reason| *reason == Reason::ConditionFailed)
+                    && reasons.iter().skip(guards).all(|reason| *reason == Reason::Fine) =>
+            {
+                (reasons, olds)
+            }
+            other => return Err(fail(WriteError::new(super::backend::describe(&other)))),
+        };
+        let mut applied_before = HashSet::new();
+        for ((unit, reason), old) in plan.units.iter().zip(&reasons).zip(olds) {
+            if *reason != Reason::ConditionFailed {
+                continue;
+            }
+            // The guard as DynamoDB found it; read when the answer did not carry it.
+            let guard = match old {
+                Some(guard) => Some(guard),
+                None => self.backend.get(&self.table, self.key_attributes(&unit.key)).await.map_err(fail)?,
+            };
+            let last = match guard.as_ref().and_then(|item| item.get(LAST_SEQ)) {
+                Some(AttributeValue::S(last)) => last.clone(),
+                _ => String::new(),
+            };
+            applied_before.extend(unit.changes.iter().filter(|(_, seq)| *seq <= last).map(|(index, _)| *index));
+        }
+        if applied_before.is_empty() {
+            return Err(fail(WriteError::new("a guard refused changes newer than the one it holds")));
+        }
+        let table = changes.get(first).and_then(|change| change.meta.table_name.as_deref());
+        tracing::info!(
+            table = table.unwrap_or("?"),
+            changes = applied_before.len(),
+            "changes applied before (a redelivery): nothing written for them"
+        );
+        folded.already_applied += applied_before.len();
+        Ok(Some(applied_before))
+    }
+
+    /// Changes through Kinesis: each applied alone.
+    async fn fold_one_by_one<T, K: Serialize>(
+        &self,
+        changes: &[Change<T, K>],
+        mut fold: impl FnMut(&Change<T, K>) -> Result<Fold, BoxError>,
+    ) -> Result<Folded, BatchFailure> {
+        let mut folded = Folded::default();
+        for (index, change) in changes.iter().enumerate() {
+            let writes = fold(change).and_then(|fold| fold.into_writes().map_err(BoxError::from));
+            let writes = writes.map_err(|error| BatchFailure::at(index, error))?;
+            match self.apply(change, writes).await {
+                Ok(super::Applied::Written) => {
+                    folded.written += 1;
+                    folded.transactions += 1;
+                }
+                Ok(super::Applied::AlreadyApplied) => folded.already_applied += 1,
+                Err(error) => return Err(BatchFailure::at(index, error)),
+            }
+        }
+        Ok(folded)
+    }
+}
+
+/// The earlier of two failures.
+fn earliest(failure: BatchFailure, stop: Option<BatchFailure>) -> BatchFailure {
+    match stop {
+        Some(stop) if stop.index() < failure.index() => stop,
+        _ => failure,
+    }
+}
+
+/// The transactions of `entries`, in order: each takes the next changes while they fit.
+fn plan<'a>(entries: impl Iterator<Item = &'a Entry>, guard_bytes: usize) -> Vec<Plan> {
+    let mut plans = Vec::new();
+    let mut current = Plan::default();
+    for entry in entries {
+        if !current.admit(entry, guard_bytes) {
+            plans.push(std::mem::take(&mut current));
+            current.admit(entry, guard_bytes);
+        }
+    }
+    if !current.units.is_empty() || !current.repeats.is_empty() {
+        plans.push(current);
+    }
+    plans
+}
