@@ -8,6 +8,12 @@ answer a successful one (`{}`; GetItem finds nothing), so that round trips alone
 benchmark. With --upstream it waits the delay, then forwards the request to that server
 (moto) and relays its answer, so that the tables can be checked after a run.
 
+Like DynamoDB, it cancels a TransactWriteItems that meets another request in flight on one
+of its items (`TransactionCanceledException`, `TransactionConflict` for those actions), and
+refuses a single write to an item that a transaction in flight holds
+(`TransactionConflictException`): concurrent writers of one hot item pay what they would
+pay on AWS. (Items are told apart by table and key; a Put's key is its `pk`.)
+
 It counts what it received: requests per operation, and write units as DynamoDB bills them
 for items under 1 KB (2 per action of a TransactWriteItems, 1 per PutItem, UpdateItem or
 DeleteItem). `GET /_stats` answers the counts as JSON; `POST /_reset` zeroes them.
@@ -19,7 +25,9 @@ import json
 import os
 import urllib.parse
 
-STATS = {"requests": {}, "write_units": 0}
+STATS = {"requests": {}, "write_units": 0, "conflicts": 0}
+# Items held by requests in flight: item -> (number of holders, whether a transaction holds it).
+HELD = {}
 
 
 def count(target: str, body: bytes) -> None:
@@ -32,6 +40,58 @@ def count(target: str, body: bytes) -> None:
             pass
     elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
         STATS["write_units"] += 1
+
+
+def items_of(operation: str, body: bytes):
+    """The items a write request is on: (table, key) texts, one per action."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return []
+    def item(op):
+        key = op.get("Key") or {"pk": op.get("Item", {}).get("pk")}
+        return op.get("TableName", "") + "|" + json.dumps(key, sort_keys=True)
+    if operation == "TransactWriteItems":
+        return [item(next(iter(action.values()))) for action in request.get("TransactItems", [])]
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        return [item(request)]
+    return []
+
+
+def conflict_answer(operation: str, items):
+    """DynamoDB's answer to a write that meets a transaction in flight, or None."""
+    if operation == "TransactWriteItems":
+        codes = ["TransactionConflict" if i in HELD else "None" for i in items]
+        if "TransactionConflict" not in codes:
+            return None
+        reasons = [{"Code": c, "Message": "Transaction is ongoing for the item"} if c != "None" else {"Code": "None"}
+                   for c in codes]
+        body = {"__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons [" +
+                           ", ".join(codes) + "]",
+                "CancellationReasons": reasons}
+    elif any(HELD.get(i, (0, False))[1] for i in items):
+        body = {"__type": "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
+                "message": "Transaction is ongoing for the item"}
+    else:
+        return None
+    STATS["conflicts"] += 1
+    return response(400, json.dumps(body).encode())
+
+
+def hold(items, transaction: bool):
+    for i in items:
+        count, by_transaction = HELD.get(i, (0, False))
+        HELD[i] = (count + 1, by_transaction or transaction)
+
+
+def release(items):
+    for i in items:
+        count, by_transaction = HELD.get(i, (1, False))
+        if count <= 1:
+            HELD.pop(i, None)
+        else:
+            HELD[i] = (count - 1, by_transaction)
 
 
 async def read_request(reader):
@@ -67,30 +127,31 @@ def response(status: int, body: bytes, content_type: str = "application/x-amz-js
 
 
 class Upstream:
-    """A pool of kept-alive connections to the upstream server."""
+    """The upstream server, one connection per request (moto's server closes them)."""
 
     def __init__(self, url: str):
         parsed = urllib.parse.urlparse(url)
         self.host, self.port = parsed.hostname, parsed.port or 80
-        self.idle = []
 
     async def forward(self, method, path, headers, body) -> bytes:
-        reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
-        lines = [f"{method} {path} HTTP/1.1"]
-        for name, value in headers.items():
-            if name not in ("content-length", "transfer-encoding", "connection"):
-                lines.append(f"{name}: {value}")
-        lines.append(f"content-length: {len(body)}")
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.decode("latin-1").split("\r\n")[1:]:
-            if line.lower().startswith("content-length:"):
-                length = int(line.split(":", 1)[1])
-        payload = await reader.readexactly(length)
-        self.idle.append((reader, writer))
-        return head + payload
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            lines = [f"{method} {path} HTTP/1.1"]
+            for name, value in headers.items():
+                if name not in ("content-length", "transfer-encoding", "connection"):
+                    lines.append(f"{name}: {value}")
+            lines += [f"content-length: {len(body)}", "connection: close"]
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+            await writer.drain()
+            answer = await reader.read()
+        finally:
+            writer.close()
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        # Relay it with a length of its own, whatever framing the upstream used.
+        kept = [line for line in head.split(b"\r\n")
+                if not line.lower().startswith((b"content-length:", b"connection:", b"transfer-encoding:"))]
+        kept.append(b"Content-Length: " + str(len(payload)).encode())
+        return b"\r\n".join(kept) + b"\r\n\r\n" + payload
 
 
 async def serve(args):
@@ -109,16 +170,31 @@ async def serve(args):
                 elif path.startswith("/_reset"):
                     STATS["requests"].clear()
                     STATS["write_units"] = 0
+                    STATS["conflicts"] = 0
                     writer.write(response(200, b"{}", "application/json"))
                 else:
-                    count(headers.get("x-amz-target", ""), body)
-                    if delay:
-                        await asyncio.sleep(delay)
-                    if upstream:
-                        writer.write(await upstream.forward(method, path, headers, body))
-                    else:
-                        writer.write(response(200, b"{}"))
+                    target = headers.get("x-amz-target", "")
+                    operation = target.rsplit(".", 1)[-1]
+                    count(target, body)
+                    items = items_of(operation, body)
+                    refused = conflict_answer(operation, items)
+                    if refused is None:
+                        hold(items, operation == "TransactWriteItems")
+                    try:
+                        if delay:
+                            await asyncio.sleep(delay)
+                        if refused is not None:
+                            writer.write(refused)
+                        elif upstream:
+                            writer.write(await upstream.forward(method, path, headers, body))
+                        else:
+                            writer.write(response(200, b"{}"))
+                    finally:
+                        if refused is None:
+                            release(items)
                 await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    return
         finally:
             writer.close()
 

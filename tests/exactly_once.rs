@@ -493,6 +493,8 @@ async fn concurrent_changes_share_transactions_and_each_counts_once() {
             // transactions than changes (one each, alone).
             let transactions = once.twin_transactions();
             assert!(transactions < 250, "{transactions} transactions for 1,000 changes");
+            // No group was one DynamoDB would refuse (two operations on one counter).
+            assert_eq!(once.twin_refusals(), 0);
             assert_eq!(once.applied().len(), 1_000);
         }
     }

@@ -213,102 +213,131 @@ impl Merge {
     }
 }
 
-/// One item's changes in a transaction: its guard.
-struct Unit {
-    key: String,
-    first: String,
-    last: String,
-    /// The positions in the batch of its changes, with their sequence numbers.
-    changes: Vec<(usize, String)>,
+/// One item's changes in a transaction, under one guard: all its changes in the batch,
+/// unless one of them writes a target in a way the earlier ones' writes cannot merge with
+/// (a counter and a put of one item), which starts the item's next unit, in a later
+/// transaction.
+struct Unit<'a> {
+    key: &'a str,
+    first: &'a str,
+    last: &'a str,
+    changes: Vec<&'a Entry>,
+    /// Changes not newer than one before them of the same item (a repeat in the batch).
+    repeats: Vec<usize>,
+    /// What each target of its writes takes: a counter or a last state.
+    kinds: HashMap<(&'a str, &'a str), bool>,
+}
+
+impl<'a> Unit<'a> {
+    fn new(entry: &'a Entry) -> Self {
+        let mut unit = Self {
+            key: &entry.key,
+            first: &entry.seq,
+            last: &entry.seq,
+            changes: Vec::new(),
+            repeats: Vec::new(),
+            kinds: HashMap::new(),
+        };
+        unit.push(entry);
+        unit
+    }
+
+    /// Whether `entry`'s writes merge with this unit's.
+    fn accepts(&self, entry: &Entry) -> bool {
+        entry.writes.iter().all(|(table, key, write)| {
+            self.kinds.get(&(table.as_str(), key.as_str())).is_none_or(|add| *add == is_add(write))
+        })
+    }
+
+    fn push(&mut self, entry: &'a Entry) {
+        for (table, key, write) in &entry.writes {
+            self.kinds.insert((table, key), is_add(write));
+        }
+        self.last = &entry.seq;
+        self.changes.push(entry);
+    }
+
+    fn first_index(&self) -> usize {
+        self.changes.first().map_or(usize::MAX, |entry| entry.index)
+    }
+}
+
+fn is_add(write: &FoldWrite) -> bool {
+    matches!(write, FoldWrite::Add { .. })
 }
 
 /// One transaction being planned: its guards and its merged writes.
 #[derive(Default)]
-struct Plan {
-    units: Vec<Unit>,
+struct Plan<'a> {
+    units: Vec<Unit<'a>>,
     merge: Merge,
     bytes: usize,
-    /// Changes found to repeat an earlier change of their item in this batch.
-    repeats: Vec<usize>,
 }
 
-impl Plan {
+impl Plan<'_> {
     fn actions(&self) -> usize {
         self.units.len() + self.merge.targets.len()
     }
 
+    /// The first change in it, by position in the batch.
     fn first(&self) -> Option<usize> {
-        self.units.iter().filter_map(|unit| unit.changes.first().map(|(index, _)| *index)).min()
+        self.units.iter().map(Unit::first_index).min().filter(|first| *first != usize::MAX)
     }
 
     fn positions(&self) -> impl Iterator<Item = usize> + '_ {
-        self.units.iter().flat_map(|unit| unit.changes.iter().map(|(index, _)| *index))
+        self.units.iter().flat_map(|unit| unit.changes.iter().map(|entry| entry.index))
     }
 
-    /// Adds `entry` if it fits (or if the plan is empty: a change alone always gets its
-    /// transaction, and the rules then judge it).
-    fn admit(&mut self, entry: &Entry, guard_bytes: usize) -> bool {
-        let unit = self.units.iter().position(|unit| unit.key == entry.key);
-        if let Some(unit) = unit {
-            if self.units[unit].last >= entry.seq {
-                self.repeats.push(entry.index);
-                return true;
-            }
-        }
-        let mut new_targets = 0;
-        let mut bytes = if unit.is_some() { 0 } else { guard_bytes };
-        for (table, key, write) in &entry.writes {
-            match self.merge.targets.get(&(table.clone(), key.clone())) {
-                Some(merged) => {
-                    let compatible = matches!(
-                        (merged, write),
-                        (Merged::Add { .. }, FoldWrite::Add { .. })
-                            | (Merged::Last { .. }, FoldWrite::Put { .. } | FoldWrite::Delete { .. })
-                    );
-                    if !compatible {
-                        if self.units.is_empty() {
-                            break;
-                        }
-                        return false;
-                    }
-                    if let (Merged::Last { write: last, .. }, FoldWrite::Put { .. }) = (merged, write) {
-                        bytes += Merged::bytes(write).saturating_sub(Merged::bytes(last));
-                    }
-                }
-                None => {
-                    new_targets += 1;
-                    bytes += Merged::bytes(write);
-                }
-            }
-        }
-        let actions = self.actions() + usize::from(unit.is_none()) + new_targets;
-        let fits = actions <= MAX_TRANSACTION_ACTIONS && self.bytes + bytes <= MAX_TRANSACTION_BYTES;
-        if !fits && !self.units.is_empty() {
-            return false;
-        }
-        for (table, key, write) in &entry.writes {
-            let target = (table.clone(), key.clone());
-            let absorbed = self.merge.targets.get_mut(&target).is_some_and(|merged| merged.absorb(write, entry.index));
-            if !absorbed && !self.merge.targets.contains_key(&target) {
-                self.merge.targets.insert(target, Merged::from(write.clone(), entry.index));
-            }
-        }
-        self.bytes += bytes;
-        match unit {
-            Some(unit) => {
-                let unit = &mut self.units[unit];
-                unit.last.clone_from(&entry.seq);
-                unit.changes.push((entry.index, entry.seq.clone()));
-            }
-            None => self.units.push(Unit {
-                key: entry.key.clone(),
-                first: entry.seq.clone(),
-                last: entry.seq.clone(),
-                changes: vec![(entry.index, entry.seq.clone())],
-            }),
-        }
-        true
+    fn repeats(&self) -> usize {
+        self.units.iter().map(|unit| unit.repeats.len()).sum()
     }
+}
+
+impl<'a> Plan<'a> {
+    /// Whether `unit` fits: its item not yet in, its targets mergeable, within 100 actions
+    /// and 4 MB. An empty plan takes any unit (the rules then judge it alone).
+    fn fits(&self, unit: &Unit<'_>, guard_bytes: usize) -> bool {
+        if self.units.is_empty() {
+            return true;
+        }
+        // Two units of one item never meet here: an item's next unit starts where a write of
+        // it cannot merge with the earlier unit's, which this plan then holds.
+        let mut new_targets = 0;
+        for ((table, key), add) in &unit.kinds {
+            match self.merge.targets.get(&((*table).to_owned(), (*key).to_owned())) {
+                Some(Merged::Add { .. }) if *add => {}
+                Some(Merged::Last { .. }) if !*add => {}
+                Some(_) => return false,
+                None => new_targets += 1,
+            }
+        }
+        let bytes = guard_bytes + unit_bytes(unit);
+        self.actions() + 1 + new_targets <= MAX_TRANSACTION_ACTIONS && self.bytes + bytes <= MAX_TRANSACTION_BYTES
+    }
+
+    /// Adds `unit`, merging its writes into the plan's.
+    fn add(&mut self, unit: Unit<'a>, guard_bytes: usize) {
+        self.bytes += guard_bytes + unit_bytes(&unit);
+        for entry in &unit.changes {
+            for (table, key, write) in &entry.writes {
+                let target = (table.clone(), key.clone());
+                match self.merge.targets.get_mut(&target) {
+                    Some(merged) => {
+                        merged.absorb(write, entry.index);
+                    }
+                    None => {
+                        self.merge.targets.insert(target, Merged::from(write.clone(), entry.index));
+                    }
+                }
+            }
+        }
+        self.units.push(unit);
+    }
+}
+
+/// The bytes a unit's writes may carry (each write counted, merged or not: an upper bound).
+fn unit_bytes(unit: &Unit<'_>) -> usize {
+    unit.changes.iter().flat_map(|entry| &entry.writes).map(|(_, _, write)| Merged::bytes(write)).sum()
 }
 
 /// How many times one transaction of a fold is planned again after guards refused part of it.
@@ -388,7 +417,8 @@ impl ExactlyOnce {
                 return Err(earliest(BatchFailure::at(first, error), stop));
             }
             // Guards refused part of it: the rest is planned again in its place.
-            let mine: HashSet<usize> = current.positions().chain(current.repeats.iter().copied()).collect();
+            let mine: HashSet<usize> =
+                current.positions().chain(current.units.iter().flat_map(|unit| unit.repeats.iter().copied())).collect();
             let again =
                 entries.iter().filter(|entry| mine.contains(&entry.index) && !applied_before.contains(&entry.index));
             let replanned = plan(again, self.guard_bytes());
@@ -450,18 +480,18 @@ impl ExactlyOnce {
     /// again. `Err` names the first change not applied.
     async fn commit<T, K>(
         &self,
-        plan: &Plan,
+        plan: &Plan<'_>,
         changes: &[Change<T, K>],
         folded: &mut Folded,
     ) -> Result<Option<HashSet<usize>>, BatchFailure> {
         let Some(first) = plan.first() else {
-            folded.already_applied += plan.repeats.len();
+            folded.already_applied += plan.repeats();
             return Ok(None);
         };
         let fail = |error: WriteError| BatchFailure::at(first, error);
         let mut actions = Vec::with_capacity(plan.actions());
         for unit in &plan.units {
-            actions.push(self.seq_guard(&unit.key, &unit.first, &unit.last).map_err(fail)?);
+            actions.push(self.seq_guard(unit.key, unit.first, unit.last).map_err(fail)?);
         }
         let writes = plan.merge.writes().map_err(fail)?;
         actions.extend(writes.iter().cloned());
@@ -470,13 +500,13 @@ impl ExactlyOnce {
         let (reasons, olds) = match self.backend.send_retrying(actions, &self.schemas).await {
             Outcome::Committed => {
                 let mut entries: Vec<(String, Vec<TransactWriteItem>)> =
-                    plan.units.iter().map(|unit| (unit.key.clone(), Vec::new())).collect();
+                    plan.units.iter().map(|unit| (unit.key.to_owned(), Vec::new())).collect();
                 if let Some(first) = entries.first_mut() {
                     first.1 = writes;
                 }
                 self.backend.record(entries);
                 folded.written += plan.positions().count();
-                folded.already_applied += plan.repeats.len();
+                folded.already_applied += plan.repeats();
                 folded.transactions += 1;
                 return Ok(None);
             }
@@ -496,13 +526,13 @@ impl ExactlyOnce {
             // The guard as DynamoDB found it; read when the answer did not carry it.
             let guard = match old {
                 Some(guard) => Some(guard),
-                None => self.backend.get(&self.table, self.key_attributes(&unit.key)).await.map_err(fail)?,
+                None => self.backend.get(&self.table, self.key_attributes(unit.key)).await.map_err(fail)?,
             };
             let last = match guard.as_ref().and_then(|item| item.get(LAST_SEQ)) {
                 Some(AttributeValue::S(last)) => last.clone(),
                 _ => String::new(),
             };
-            applied_before.extend(unit.changes.iter().filter(|(_, seq)| *seq <= last).map(|(index, _)| *index));
+            applied_before.extend(unit.changes.iter().filter(|entry| entry.seq <= last).map(|entry| entry.index));
         }
         if applied_before.is_empty() {
             return Err(fail(WriteError::new("a guard refused changes newer than the one it holds")));
@@ -548,17 +578,31 @@ fn earliest(failure: BatchFailure, stop: Option<BatchFailure>) -> BatchFailure {
     }
 }
 
-/// The transactions of `entries`, in order: each takes the next changes while they fit.
-fn plan<'a>(entries: impl Iterator<Item = &'a Entry>, guard_bytes: usize) -> Vec<Plan> {
-    let mut plans = Vec::new();
-    let mut current = Plan::default();
+/// The transactions of `entries`: each item's changes in one unit (split where a write
+/// cannot merge), the units in the order of their first change, each transaction taking
+/// the next units while they fit.
+fn plan<'a>(entries: impl Iterator<Item = &'a Entry>, guard_bytes: usize) -> Vec<Plan<'a>> {
+    let mut units: Vec<Unit<'a>> = Vec::new();
+    let mut open: HashMap<&str, usize> = HashMap::new();
     for entry in entries {
-        if !current.admit(entry, guard_bytes) {
-            plans.push(std::mem::take(&mut current));
-            current.admit(entry, guard_bytes);
+        match open.get(entry.key.as_str()).copied() {
+            Some(at) if units[at].last >= entry.seq.as_str() => units[at].repeats.push(entry.index),
+            Some(at) if units[at].accepts(entry) => units[at].push(entry),
+            _ => {
+                open.insert(&entry.key, units.len());
+                units.push(Unit::new(entry));
+            }
         }
     }
-    if !current.units.is_empty() || !current.repeats.is_empty() {
+    let mut plans = Vec::new();
+    let mut current = Plan::default();
+    for unit in units {
+        if !current.fits(&unit, guard_bytes) {
+            plans.push(std::mem::take(&mut current));
+        }
+        current.add(unit, guard_bytes);
+    }
+    if !current.units.is_empty() {
         plans.push(current);
     }
     plans

@@ -338,3 +338,60 @@ impl Used {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(committer: &Committer, targets: &[&str], actions: usize, waiting: bool) -> oneshot::Receiver<Answer> {
+        let (reply, answer) = oneshot::channel();
+        let mut queue = committer.queue();
+        let id = queue.next;
+        queue.next += 1;
+        let items = vec![TransactWriteItem::builder().build(); actions];
+        let targets = targets.iter().map(|t| Target::Item("T".into(), (*t).into())).collect();
+        let not_before = waiting.then(|| Instant::now() + std::time::Duration::from_secs(60));
+        let member = Member {
+            id,
+            key: format!("k{id}"),
+            items,
+            targets,
+            bytes: 10,
+            attempts: 0,
+            not_before,
+            alone: false,
+            reply,
+        };
+        queue.pending.push_back(member);
+        answer
+    }
+
+    fn taken(committer: &Committer) -> Vec<String> {
+        committer.take(Instant::now()).into_iter().map(|m| m.key).collect()
+    }
+
+    #[tokio::test]
+    async fn a_waiting_change_keeps_its_items_from_later_changes() {
+        let committer = Committer::default();
+        let _a = member(&committer, &["x"], 2, true); // backing off
+        let _b = member(&committer, &["x"], 2, false); // same item, arrived later
+        let _c = member(&committer, &["y"], 2, false);
+        assert_eq!(taken(&committer), ["k2"]);
+        // Nothing else goes while the first still waits; the two stay in arrival order.
+        assert_eq!(taken(&committer), Vec::<String>::new());
+        assert_eq!(committer.queue().pending.iter().map(|m| m.id).collect::<Vec<_>>(), [0, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_group_holds_each_item_once_and_at_most_100_actions() {
+        let committer = Committer::default();
+        let _a = member(&committer, &["a"], 60, false);
+        let _b = member(&committer, &["a"], 2, false); // its item is taken: next group
+        let _c = member(&committer, &["c"], 41, false); // over 100 with a: next group, keeps "c"
+        let _d = member(&committer, &["c"], 2, false); // behind c
+        let _e = member(&committer, &["e"], 40, false);
+        assert_eq!(taken(&committer), ["k0", "k4"]);
+        assert_eq!(taken(&committer), ["k1", "k2"]);
+        assert_eq!(taken(&committer), ["k3"]);
+    }
+}

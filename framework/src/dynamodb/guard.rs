@@ -175,6 +175,16 @@ impl ExactlyOnce {
         }
     }
 
+    /// How many transactions the twin refused as a whole by DynamoDB's rules (two operations
+    /// on one item, sizes, counts): a grouping that DynamoDB would refuse shows here. 0 for
+    /// DynamoDB.
+    pub fn twin_refusals(&self) -> u64 {
+        match &self.backend {
+            Backend::Memory(memory) => memory.twin().refusals(),
+            Backend::DynamoDb(_) => 0,
+        }
+    }
+
     /// How many transactions the twin cancelled with a conflict; 0 for DynamoDB.
     pub fn twin_conflicts_made(&self) -> u64 {
         match &self.backend {

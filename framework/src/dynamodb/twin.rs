@@ -26,6 +26,7 @@ pub(super) struct Twin {
     transactions: u64,
     faults: TwinFaults,
     conflicts: u64,
+    refusals: u64,
 }
 
 /// Faults the twin makes on demand, as DynamoDB and the network make them. Counted over
@@ -51,6 +52,11 @@ impl Twin {
     /// How many transactions were cancelled with a conflict, on demand.
     pub(super) fn conflicts(&self) -> u64 {
         self.conflicts
+    }
+
+    /// How many transactions the twin refused by DynamoDB's rules (no item twice, sizes).
+    pub(super) fn refusals(&self) -> u64 {
+        self.refusals
     }
 
     /// How many transactions the twin received.
@@ -89,6 +95,7 @@ impl Twin {
             return Outcome::Cancelled(reasons, vec![None; actions.len()]);
         }
         if let Err(error) = limits::check(actions, schemas, false) {
+            self.refusals += 1;
             return Outcome::Failed(super::WriteError::new(format!("ValidationException: {error}")));
         }
         let mut reasons = Vec::with_capacity(actions.len());
