@@ -85,7 +85,7 @@ def main():
     moto = os.environ.get("AWS_ENDPOINT_URL")
     rounds = int(os.environ.get("ROUNDS", "3"))
     changes = int(os.environ.get("CHANGES", "1000"))
-    check_changes = int(os.environ.get("CHECK_CHANGES", "300"))
+    check_changes = int(os.environ.get("CHECK_CHANGES", "150"))
     failed = []
     modes = os.environ.get("MODES", "alone,moto").split(",")
     for delay in DELAYS:
