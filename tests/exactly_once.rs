@@ -91,6 +91,17 @@ fn expected() -> Vec<Result<Applied, String>> {
     ]
 }
 
+/// A `Put` of item `pk` into `table` whose condition (the item exists) never holds there.
+fn never(table: &str, pk: &str) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(table)
+        .item("pk", AttributeValue::S(pk.into()))
+        .condition_expression("attribute_exists(pk)")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    TransactWriteItem::builder().put(put).build()
+}
+
 /// An `ADD` of one to item `pk` of `table`.
 fn bump(table: &str, pk: &str) -> TransactWriteItem {
     let update = Update::builder()
@@ -219,13 +230,7 @@ async fn a_failed_condition_of_your_own_write_is_an_error_not_a_skip() {
     let data = create_table(&client, "Data", "pk", None).await;
     let once = ExactlyOnce::new(client, &guards).consumer("test");
     let c = changes().await;
-    let never = Put::builder()
-        .table_name(&data)
-        .item("pk", AttributeValue::S("x".into()))
-        .condition_expression("attribute_exists(pk)")
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let result = once.apply(&c[0], [TransactWriteItem::builder().put(never).build()]).await;
+    let result = once.apply(&c[0], [never(&data, "x")]).await;
     let message = result.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(message.contains("TransactWriteItems failed") && message.contains("ConditionalCheckFailed"), "{message}");
     // The guard was not written either: the change is still to be applied.
@@ -512,13 +517,7 @@ async fn in_a_group_each_change_gets_the_answer_it_would_get_alone() {
     let once = ExactlyOnce::new(client.clone(), &guards).consumer("test");
     let c = changes().await;
     assert_eq!(once.apply(&c[0], [write(&data, &c[0])]).await, Ok(Applied::Written));
-    let never = Put::builder()
-        .table_name(&data)
-        .item("pk", AttributeValue::S("never".into()))
-        .condition_expression("attribute_exists(pk)")
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let never = TransactWriteItem::builder().put(never).build();
+    let never = never(&data, "never");
     // The first goes alone; the four behind it share one transaction, which DynamoDB
     // cancels (a guard and a condition refuse): each still gets its own answer.
     let answers = futures_util::future::join_all([

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::Client;
 
 use super::limits::KeySchemas;
-use super::transact::{self, backoff, Outcome, Reason, ATTEMPTS};
+use super::transact::{self, backoff, cancelled, Outcome, Reason, ATTEMPTS};
 use super::twin::{Attributes, Twin};
 use super::WriteError;
 
@@ -108,14 +108,6 @@ pub(super) fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Committed => "committed".into(),
         Outcome::Busy(error) | Outcome::Failed(error) => error.to_string(),
-        Outcome::Cancelled(reasons, _) => {
-            let named: Vec<String> = reasons
-                .iter()
-                .enumerate()
-                .filter(|(_, reason)| **reason != Reason::Fine)
-                .map(|(index, reason)| format!("action {index}: {reason:?}"))
-                .collect();
-            format!("TransactWriteItems was cancelled ({})", named.join(", "))
-        }
+        Outcome::Cancelled(reasons, _) => format!("TransactWriteItems was {}", cancelled(reasons)),
     }
 }

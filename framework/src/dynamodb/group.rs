@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::backend::Backend;
 use super::limits::{self, KeySchemas, Target, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES};
-use super::transact::{backoff, Outcome, Reason, ATTEMPTS};
+use super::transact::{backoff, cancelled, Outcome, Reason, ATTEMPTS};
 use super::WriteError;
 
 /// What became of one change's transaction.
@@ -139,7 +139,7 @@ impl Committer {
                 Verdict::Answer(answer) => answer,
                 Verdict::Again | Verdict::Later => Answer::Failed(WriteError::new(format!(
                     "TransactWriteItems failed: {} after {ATTEMPTS} attempts",
-                    describe_reasons(&reasons)
+                    cancelled(&reasons)
                 ))),
             },
             Outcome::Busy(error) | Outcome::Failed(error) => Answer::Failed(error),
@@ -208,7 +208,7 @@ impl Committer {
                             let _ = member.reply.send(answer);
                         }
                         Verdict::Again => back.push(member),
-                        Verdict::Later => back.extend(retry(member, || describe_reasons(&own))),
+                        Verdict::Later => back.extend(retry(member, || cancelled(&own))),
                     }
                 }
             }
@@ -281,11 +281,6 @@ fn judge(reasons: &[Reason]) -> Verdict {
     } else {
         Verdict::Again
     }
-}
-
-fn describe_reasons(reasons: &[Reason]) -> String {
-    let named: Vec<String> = reasons.iter().filter(|r| **r != Reason::Fine).map(|r| format!("{r:?}")).collect();
-    format!("cancelled ({})", named.join(", "))
 }
 
 /// A member that met a conflict or a throttle: back to wait out its backoff, or answered

@@ -45,6 +45,18 @@ impl Reason {
     }
 }
 
+/// The reasons of a cancelled transaction that say something, each with its action's index:
+/// `cancelled (action 0: Conflict, action 2: ConditionFailed)`.
+pub(super) fn cancelled(reasons: &[Reason]) -> String {
+    let named: Vec<String> = reasons
+        .iter()
+        .enumerate()
+        .filter(|(_, reason)| **reason != Reason::Fine)
+        .map(|(index, reason)| format!("action {index}: {reason:?}"))
+        .collect();
+    format!("cancelled ({})", named.join(", "))
+}
+
 /// What came of one `TransactWriteItems` call.
 #[derive(Debug)]
 pub(super) enum Outcome {

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
 use super::guard_item::{SEQ_CONDITION, TIE_CONDITION, TIME_CONDITION};
-use super::limits::{self, key_text, KeySchemas};
+use super::limits::{self, key_text, KeySchemas, Target};
 use super::transact::{Outcome, Reason};
 
 /// An item: attribute name to value.
@@ -100,19 +100,25 @@ impl Twin {
         }
         let mut reasons = Vec::with_capacity(actions.len());
         let mut olds = Vec::with_capacity(actions.len());
-        let mut keys = Vec::with_capacity(actions.len());
-        for action in actions {
+        // The items, as the group tells them apart: a `Put` into a table whose key the twin
+        // was not told is recorded, not stored.
+        let keys: Vec<Option<(String, String)>> = limits::targets(actions, schemas)
+            .into_iter()
+            .map(|target| match target {
+                Target::Item(table, key) => Some((table, key)),
+                Target::AnyOf(_) => None,
+            })
+            .collect();
+        for (action, key) in actions.iter().zip(&keys) {
             let Some(step) = Step::of(action) else {
                 return Outcome::Failed(super::WriteError::new(
                     "a write is none of Put, Update, Delete or ConditionCheck",
                 ));
             };
-            let key = step.key(schemas);
             let current = key.as_ref().and_then(|key| self.items.get(key));
             let passes = step.condition_holds(current);
             reasons.push(if passes { Reason::Fine } else { Reason::ConditionFailed });
             olds.push(current.filter(|_| !passes && step.wants_old).cloned());
-            keys.push(key);
         }
         if reasons.iter().any(|reason| *reason != Reason::Fine) {
             return Outcome::Cancelled(reasons, olds);
@@ -132,10 +138,8 @@ impl Twin {
 
 /// One action, as the twin reads it.
 struct Step<'a> {
-    table: &'a str,
     /// The key (keyed actions) or the whole item (a `Put`).
     attributes: &'a Attributes,
-    keyed: bool,
     condition: Option<&'a str>,
     names: Option<&'a HashMap<String, String>>,
     values: Option<&'a Attributes>,
@@ -155,9 +159,7 @@ impl<'a> Step<'a> {
     fn of(action: &'a TransactWriteItem) -> Option<Self> {
         if let Some(put) = action.put() {
             return Some(Self {
-                table: put.table_name(),
                 attributes: put.item(),
-                keyed: false,
                 condition: put.condition_expression(),
                 names: put.expression_attribute_names(),
                 values: put.expression_attribute_values(),
@@ -168,9 +170,7 @@ impl<'a> Step<'a> {
         }
         if let Some(update) = action.update() {
             return Some(Self {
-                table: update.table_name(),
                 attributes: update.key(),
-                keyed: true,
                 condition: update.condition_expression(),
                 names: update.expression_attribute_names(),
                 values: update.expression_attribute_values(),
@@ -180,9 +180,7 @@ impl<'a> Step<'a> {
         }
         if let Some(delete) = action.delete() {
             return Some(Self {
-                table: delete.table_name(),
                 attributes: delete.key(),
-                keyed: true,
                 condition: delete.condition_expression(),
                 names: delete.expression_attribute_names(),
                 values: delete.expression_attribute_values(),
@@ -192,27 +190,13 @@ impl<'a> Step<'a> {
         }
         let check = action.condition_check()?;
         Some(Self {
-            table: check.table_name(),
             attributes: check.key(),
-            keyed: true,
             condition: Some(check.condition_expression()),
             names: check.expression_attribute_names(),
             values: check.expression_attribute_values(),
             change: Change::Check,
             wants_old: false,
         })
-    }
-
-    /// The item's key: a keyed action's key, a `Put`'s by its table's declared key; `None`
-    /// for a `Put` into a table whose key the twin was not told (recorded, not stored).
-    fn key(&self, schemas: &KeySchemas) -> Option<(String, String)> {
-        let mut names: Vec<String> = if self.keyed {
-            self.attributes.keys().cloned().collect()
-        } else {
-            schemas.key_attributes(self.table)?.to_vec()
-        };
-        names.sort_unstable();
-        Some((self.table.to_owned(), key_text(&names, self.attributes)))
     }
 
     fn name(&self, placeholder: &str) -> String {
