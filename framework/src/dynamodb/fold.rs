@@ -348,7 +348,8 @@ impl ExactlyOnce {
     /// in as few transactions as DynamoDB's rules allow (100 actions, 4 MB, no item twice):
     /// `fold` says what each change writes (a [`Fold`]), the changes of one item share one
     /// guard, counters to one target merge into one `ADD`, and of one target's puts and
-    /// deletes the last is written. A batch of 1,000 likes of one post is one transaction.
+    /// deletes the last is written. 1,000 changes of one item are one transaction; 1,000
+    /// likes of one post (a guard per like) are 11.
     ///
     /// Call it from a batch handler (`batch(...)`), with the changes as received: the
     /// answer is the handler's answer. On a failure (`fold` returned an error, or a
