@@ -13,7 +13,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-serverless-$(CFN_LINT_SERVERLESS_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit invoke-check invoke outside crash template bench bench-runner bench-exactly-once build deploy clean audit redrive msrv package examples new starter
+.PHONY: help tools demo failures test lint unit doctor doctor-check invoke-check invoke outside crash template bench bench-runner bench-exactly-once build deploy clean audit redrive msrv package examples new starter
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -43,9 +43,12 @@ lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 unit: $(TOOLS) ## Unit, property and workspace tests; DynamoDB tests against moto on 127.0.0.1
 	scripts/with-moto cargo test --workspace --all-features --locked
 
-template: $(TOOLS) ## Check template.yaml offline: cfn-lint with the serverless rules, then the project's own invariants
-	cfn-lint --non-zero-exit-code informational --append-rules cfn_lint_serverless.rules -- template.yaml
-	$(VENV)/bin/python tests/template_invariants.py
+TEMPLATE ?= $(CURDIR)/template.yaml
+
+template: $(TOOLS) ## Check a SAM template offline: cfn-lint with the serverless rules, then the project's invariants [TEMPLATE=<path>, default template.yaml]
+	cfn-lint --non-zero-exit-code informational --append-rules cfn_lint_serverless.rules -- "$(TEMPLATE)"
+	$(VENV)/bin/python tests/template_invariants.py "$(TEMPLATE)"
+	$(VENV)/bin/python tests/template_invariants_selftest.py
 
 invoke-check: $(TOOLS) ## Invoke the fault-injection function through the real Lambda runtime interface, one at a time and four at once
 	python3 tests/lambda_invoke.py
@@ -76,12 +79,16 @@ new: ## A new function crate from starter/, outside the repository: NAME=<name> 
 	@test -n "$(NAME)" || { echo "make new NAME=<name> [DIR=<parent directory, default ..>]"; exit 2; }
 	DDBSTREAM_PATH="$(DDBSTREAM_PATH)" scripts/new-function "$(NAME)" $(if $(DIR),"$(DIR)",)
 
-starter: $(TOOLS) ## make new's crate, made outside the repository: its tests pass, and cargo lambda invoke answers with its fixture
+starter: $(TOOLS) ## make new's crate, made outside the repository: its template passes the checks (and fails them without ReportBatchItemFailures), its tests pass, cargo lambda invoke answers with its fixture
 	python3 tests/starter.py
 
 crash: $(TOOLS) ## Kill -9 the stream runner at random points over 2,000 writes (moto), restart it; then kill an owner and watch its standby take over; nothing lost, order kept, duplicates bounded
 	cargo build --locked --quiet -p handlers --example crash_runner
 	scripts/with-moto $(VENV)/bin/python tests/runner_crash.py
+
+doctor: $(TOOLS) ## Check a deployed function's event source mappings for settings that lose, repeat, skip or stall records: FUNCTION=<name> [WINDOWS=yes|no] (exit 1 on data loss)
+	@test -n "$(FUNCTION)" || { echo "make doctor FUNCTION=<name or ARN> [WINDOWS=yes|no: its router has a window route]"; exit 2; }
+	scripts/doctor "$(FUNCTION)" $(if $(WINDOWS),--windows "$(WINDOWS)",)
 
 redrive: ## Run a failure destination's records through a function's router again: FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] or QUEUE=<url> [FORCE=1: run effects whose claims may have expired]
 	@test -n "$(FUNCTION)" || { echo "make redrive FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] | QUEUE=<queue url> [FORCE=1]"; exit 2; }

@@ -2,7 +2,8 @@
 """The README's "Your own function, locally", done as a new user would, from a crate outside
 this repository: `tests/outside-crate/` is copied to a temporary directory and pointed at
 this checkout's `framework/`; its test writes a fixture with the kit; `scripts/with-moto`
-serves a local DynamoDB from that directory, `scripts/create-table` makes the tables,
+serves a local DynamoDB from that directory, `scripts/create-table` makes the tables
+(and `create-queue` / `create-bucket` a queue, a FIFO queue and a bucket, checked),
 `cargo lambda watch` runs the function with its settings, and `cargo lambda invoke
 --data-file` delivers the fixture twice (the second time a redelivery). The counts in
 `PostStats` must be those of one delivery. Everything started is stopped.
@@ -55,6 +56,23 @@ def main():
             made = subprocess.run([str(ROOT / "scripts" / "create-table"), *table], cwd=work, env=env,
                                   capture_output=True, text=True)
             checks.check(f"create-table {table[0]}", made.returncode == 0, made.stderr)
+        made = {name: subprocess.run([str(ROOT / "scripts" / script), name], cwd=work, env=env, capture_output=True,
+                                     text=True)
+                for script, name in (("create-queue", "Notifications"), ("create-queue", "Shipments.fifo"),
+                                     ("create-bucket", "failed-records"))}
+        sqs = boto3.client("sqs", endpoint_url=exports["AWS_ENDPOINT_URL"], region_name=exports["AWS_REGION"],
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = boto3.client("s3", endpoint_url=exports["AWS_ENDPOINT_URL"], region_name=exports["AWS_REGION"],
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        queues = set(sqs.list_queues().get("QueueUrls", []))
+        printed = {name: run.stdout.strip() for name, run in made.items() if name != "failed-records"}
+        fifo = sqs.get_queue_attributes(QueueUrl=printed["Shipments.fifo"], AttributeNames=["FifoQueue"])
+        checks.check("create-queue makes each queue and prints its URL (a .fifo name a FIFO queue)",
+                     all(run.returncode == 0 for run in made.values()) and set(printed.values()) <= queues
+                     and len(queues) == 2 and fifo["Attributes"].get("FifoQueue") == "true",
+                     (printed, queues, fifo, [run.stderr for run in made.values()]))
+        buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        checks.check("create-bucket makes the bucket", buckets == ["failed-records"], buckets)
 
         settings = {"LIKES_TABLE": "Likes", "STATS_TABLE": "PostStats", "GUARDS_TABLE": "Guards",
                     **{k: v for k, v in exports.items() if k != "AWS_SESSION_TOKEN"}}
