@@ -361,6 +361,17 @@ impl ExactlyOnce {
     /// Changes through Kinesis are applied one by one with [`apply`](Self::apply) (their
     /// guards order by creation time, which folding cannot merge).
     ///
+    /// # AWS permissions
+    ///
+    /// Beyond [`ExactlyOnce`]'s (the guards' `dynamodb:PutItem` on the guard table, inside
+    /// `TransactWriteItems`): a fold's writes are made inside the same `TransactWriteItems`,
+    /// each needing its action on its table: [`Fold::add`] is an `Update`
+    /// (`dynamodb:UpdateItem`), [`Fold::put`] a `Put` (`dynamodb:PutItem`), [`Fold::delete`]
+    /// a `Delete` (`dynamodb:DeleteItem`). When a guard refuses and DynamoDB's answer does not
+    /// carry it (it asks for it with `ReturnValuesOnConditionCheckFailure`), the guard is
+    /// read with `dynamodb:GetItem` on the guard table, a call of its own, outside any
+    /// transaction. Changes through Kinesis need what [`apply`](Self::apply) needs for them.
+    ///
     /// ```no_run
     /// use aws_sdk_dynamodb::types::AttributeValue;
     /// use ddbstream::dynamodb::{ExactlyOnce, Fold};

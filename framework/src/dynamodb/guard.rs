@@ -32,6 +32,34 @@ pub enum Applied {
 
 /// Applies each change's writes at most once, in stream order per item: see the
 /// [module docs](super).
+///
+/// # AWS permissions and schema
+///
+/// - The guard table: partition key `pk` (string; another name with
+///   [`partition_key`](Self::partition_key)), and no sort key, or a string one whose value
+///   every guard shares ([`sort_key`](Self::sort_key)). A guard item is its key
+///   (`<consumer>#<table>#<keys as canonical JSON>`, or `<consumer>#<your key>` with
+///   [`apply_keyed`](Self::apply_keyed)) and, for changes from a DynamoDB stream, `last_seq`
+///   (string, a 40-digit sequence number); for changes through Kinesis, `last_time` (string,
+///   40-digit microseconds since the epoch) and `last_events` (string set of `eventID`s). A
+///   guard's `Put` replaces its whole item: keep other data off it. Guards must never expire:
+///   they carry no TTL attribute, so a TTL the table has for other items leaves them alone.
+/// - `dynamodb:PutItem` on the guard table: the guard's write, made only inside
+///   `TransactWriteItems`. That call has no IAM action of its own: each action in it is
+///   authorized as its own operation, so an IAM condition on `dynamodb:EnclosingOperation`
+///   (`TransactWriteItems`) may grant this one only there.
+/// - Through Kinesis ([`Metadata::via_kinesis`](crate::Metadata::via_kinesis)), also
+///   `dynamodb:UpdateItem` on the guard table (the guard's write for a tie, only inside
+///   `TransactWriteItems`, scoped the same way) and `dynamodb:GetItem` on the guard table (a
+///   consistent read of a guard that refused, a call of its own: a
+///   `dynamodb:EnclosingOperation` condition on it would deny it).
+/// - [`fold`](Self::fold): `dynamodb:GetItem` on the guard table (a call of its own, when
+///   DynamoDB's refusal does not carry the guard), and its writes' actions (see there).
+/// - Your writes: each one's own action on its table, inside `TransactWriteItems`: a `Put`
+///   needs `dynamodb:PutItem`, an `Update` `dynamodb:UpdateItem`, a `Delete`
+///   `dynamodb:DeleteItem`, a `ConditionCheck` `dynamodb:ConditionCheckItem`.
+/// - Nothing else: no `DescribeTable`, no `Query`, no `Scan`. The twin
+///   ([`in_memory`](Self::in_memory)) calls nothing.
 #[derive(Clone, Debug)]
 pub struct ExactlyOnce {
     pub(super) backend: Backend,

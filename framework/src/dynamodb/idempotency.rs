@@ -97,6 +97,28 @@ impl EffectKey {
 ///   capped by the mapping's [`maximum_record_age`](Self::maximum_record_age), plus the
 ///   [`redrive_window`](Self::redrive_window) (7 days unless stated). A redrive refuses a
 ///   record older than that, naming it, unless forced.
+///
+/// # AWS permissions and schema
+///
+/// - The claims table: partition key `pk` (string; another name with
+///   [`partition_key`](Self::partition_key)), no sort key. A claim in progress is `pk`
+///   (`<consumer>#<event id>` or `<consumer>#<your key>`), `status` (string, `IN_PROGRESS`),
+///   `owner` (string, the attempt's token) and `lease_until` (number, epoch milliseconds); a
+///   done claim replaces it with `pk`, `status` (`COMPLETED`), `owner`, `result` (string, the
+///   effect's result as JSON) and `expires_at` (number, epoch seconds). Enable TTL on
+///   `expires_at` to have done claims removed. A claim in progress carries no `expires_at`:
+///   one left by an attempt that died stays until another attempt takes it over after its
+///   lease.
+/// - `dynamodb:PutItem` on the claims table: taking a claim and marking it done (both
+///   conditional puts; no `UpdateItem`).
+/// - `dynamodb:GetItem` on the claims table: a consistent read of the claim when taking it
+///   was refused (done, or held by another attempt).
+/// - `dynamodb:DeleteItem` on the claims table: releasing a claim after the effect failed or
+///   panicked, or when a redrive refuses the record.
+/// - Each is a call of its own, never inside `TransactWriteItems`: a
+///   `dynamodb:EnclosingOperation` condition on them would deny them. Nothing else is
+///   called (no `ConditionCheckItem`, no `DescribeTable`); the effect's own calls need their
+///   own permissions. The twin ([`in_memory`](Self::in_memory)) calls nothing.
 #[derive(Clone, Debug)]
 pub struct Idempotency {
     backend: Backend,

@@ -66,6 +66,30 @@
 //!   that matters.
 //! - Do not guard one item from both a DynamoDB stream and a Kinesis destination: the two
 //!   orders cannot be compared.
+//!
+//! # AWS permissions and schema
+//!
+//! Each type's docs list the calls it makes and the attributes it writes; per table:
+//!
+//! - A guard table ([`ExactlyOnce`]): partition key `pk` (string), optionally a string sort
+//!   key with a fixed value; no TTL on guards. `dynamodb:PutItem`, only inside
+//!   `TransactWriteItems`. Through Kinesis also `dynamodb:UpdateItem`, only inside
+//!   `TransactWriteItems`, and `dynamodb:GetItem`, a call of its own. For
+//!   [`fold`](ExactlyOnce::fold), `dynamodb:GetItem`, a call of its own (read when a refusal
+//!   does not carry the guard).
+//! - A claims table ([`Idempotency`]): partition key `pk` (string), TTL on `expires_at`.
+//!   `dynamodb:PutItem` (taking a claim, and marking it done), `dynamodb:GetItem` and
+//!   `dynamodb:DeleteItem`, each a call of its own.
+//! - Your tables: each write's own action, inside `TransactWriteItems`: `dynamodb:PutItem`
+//!   for a `Put`, `dynamodb:UpdateItem` for an `Update` (a fold's [`Fold::add`] too),
+//!   `dynamodb:DeleteItem` for a `Delete`, `dynamodb:ConditionCheckItem` for a
+//!   `ConditionCheck`. [`apply_self_guarded`] needs only these: it has no guard table.
+//!
+//! `TransactWriteItems` has no IAM action of its own: each action in it is authorized as its
+//! own operation. An IAM condition on `dynamodb:EnclosingOperation` (`TransactWriteItems`)
+//! can grant the actions made only inside transactions only there; it must not be put on
+//! the `dynamodb:GetItem` of a guard table, nor on a claims table's actions, which are
+//! calls of their own.
 
 mod backend;
 mod error;

@@ -17,6 +17,24 @@
 //!
 //! Fetching the documents (listing a bucket, receiving from a queue) is the caller's: the
 //! workspace's `redrive` command does it for the shop's functions.
+//!
+//! # AWS permissions
+//!
+//! - [`redrive`] calls AWS only to re-read a document that has no payload (an SQS or SNS
+//!   destination's), through the [`StreamSource`] it is given. With
+//!   [`DynamoDbStreams`](crate::runner::DynamoDbStreams): `dynamodb:GetShardIterator` and
+//!   `dynamodb:GetRecords` on the stream ARN the document names; no `DescribeStream`, no
+//!   `ListStreams`. A document with its payload (an S3 destination's) needs no stream call.
+//! - The router's handlers need, under the redrive's credentials, what they need under
+//!   Lambda: their own tables' actions, and for `ExactlyOnce` and `Idempotency` the guard
+//!   and claims tables' (see `ddbstream::dynamodb`).
+//! - Fetching the documents needs its own. The workspace's `redrive` command needs, for a
+//!   bucket: `s3:ListBucket` on the bucket (its `ListObjectsV2`; an `s3:prefix` condition
+//!   may narrow it to the prefix) and `s3:GetObject` on the objects under the prefix (it
+//!   deletes none: the bucket's lifecycle expires them); for a queue: `sqs:ReceiveMessage`,
+//!   `sqs:DeleteMessage` (a message whose records were all processed) and
+//!   `sqs:ChangeMessageVisibility` (a message left for the next run) on the queue. The
+//!   framework itself deletes nothing.
 
 mod failure_record;
 mod outcome;
@@ -83,6 +101,10 @@ impl std::error::Error for RedriveError {}
 /// Redrives one failure destination document through `router`: from its payload when it
 /// has one, otherwise from `stream` (the records re-read by their sequence range).
 /// `expired` says what to do with records whose claims may have expired.
+///
+/// AWS calls: none of its own but the re-read's (`GetShardIterator` and `GetRecords` on the
+/// document's stream, through `stream`), and the handlers': see the
+/// [module docs](crate::redrive).
 pub async fn redrive<S: StreamSource>(
     router: &Router,
     stream: Option<&S>,

@@ -32,6 +32,11 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     /// [`bookmark_refresh`](Self::bookmark_refresh) so they cannot expire (records read
     /// meanwhile wait in memory), then returns, ready to consume from the bookmarks.
     /// Checkpoints already stored are superseded by the bookmarks.
+    ///
+    /// It needs no AWS permission beyond what a run needs (see [`Runner`]): the bookmarks
+    /// are `GetShardIterator` (`LATEST`) and `GetRecords` calls on the stream, and the leases
+    /// are taken in the checkpoint store as a run takes them. The scan is yours:
+    /// [`scan_table`] needs `dynamodb:Scan` on the table.
     pub async fn bootstrap<T>(
         &self,
         scan: impl Future<Output = Result<T, BoxError>>,
@@ -132,6 +137,12 @@ impl<S: StreamSource, C: CheckpointStore, T> Bootstrapped<'_, S, C, T> {
 
 /// Scans `table` in `segments` parallel segments (DynamoDB's parallel scan), calling
 /// `on_item` for every item, with progress logged per page. Returns the number of items.
+///
+/// # AWS permissions
+///
+/// `dynamodb:Scan` on `table` (strongly consistent pages), and nothing else: no
+/// `DescribeTable`, and no key schema is needed (each item is handed over as stored).
+/// `on_item`'s own calls need their own permissions.
 pub async fn scan_table<F, Fut>(
     client: &aws_sdk_dynamodb::Client,
     table: &str,

@@ -34,6 +34,18 @@ use super::lease::Lease;
 /// Every write is conditional: a checkpoint moves only from the position its owner read and
 /// only while the `owner` is the writer; a lease changes hands only from the owner and
 /// heartbeat its taker saw.
+///
+/// # AWS permissions and schema
+///
+/// - The table: partition key `shard` (string), no sort key, no TTL. Attribute types:
+///   `position`, `sequence_number` and `owner` are strings; `updated_at`, `lag_ms`,
+///   `heartbeat`, `lease_ms` and `lease_expires_at` numbers. Items are never deleted: one
+///   stays for every shard the consumer has read.
+/// - `dynamodb:GetItem` on the table: a shard's checkpoint and lease, read consistently.
+/// - `dynamodb:UpdateItem` on the table: every write (a checkpoint; taking, renewing and
+///   releasing a lease). The first lease of a shard creates its item: no `dynamodb:PutItem`,
+///   no `dynamodb:DeleteItem`. None is inside a transaction.
+/// - `dynamodb:CreateTable` on the table, only for [`create_table`](Self::create_table).
 #[derive(Clone, Debug)]
 pub struct DynamoDbCheckpoints {
     client: Client,
@@ -54,8 +66,10 @@ impl DynamoDbCheckpoints {
         self
     }
 
-    /// Creates the table (on-demand billing) and waits until it is active; an existing
-    /// table is left as it is.
+    /// Creates the table (partition key `shard`, string; on-demand billing); an existing
+    /// table is left as it is. Needs `dynamodb:CreateTable`. It returns once `CreateTable`
+    /// is accepted and does not wait for the table to become active (no `DescribeTable`): a
+    /// new table is `CREATING` for a while, and reads and writes fail until it is `ACTIVE`.
     pub async fn create_table(&self) -> Result<(), CheckpointError> {
         let created = self
             .client

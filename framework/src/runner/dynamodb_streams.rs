@@ -11,6 +11,20 @@ use crate::SequenceNumber;
 /// A live stream through `aws-sdk-dynamodbstreams`. Build the client as usual
 /// (`aws_config::load_from_env`); the standard `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`
 /// variable points it at a local server.
+///
+/// # AWS permissions
+///
+/// - `dynamodb:DescribeStream` (listing shards), `dynamodb:GetShardIterator` and
+///   `dynamodb:GetRecords` on the stream read, by its ARN
+///   (`arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>`). For a runner given
+///   a table, grant them on `.../table/<table>/stream/*`: at start it describes every older
+///   stream of the table that `ListStreams` returns (a stream disabled and enabled again), to
+///   see whether it left one unfinished, and then reads that one to its end.
+/// - `dynamodb:ListStreams` on `"*"` (it takes no resource), to find a table's streams: only
+///   for a runner given a table, not a stream ARN
+///   ([`Runner::stream_arn`](super::Runner::stream_arn)). A redrive re-reading a range
+///   calls only `GetShardIterator` and `GetRecords`.
+/// - Nothing on the table itself: its items are never read.
 #[derive(Clone, Debug)]
 pub struct DynamoDbStreams {
     client: Client,

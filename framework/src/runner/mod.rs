@@ -19,6 +19,13 @@
 //! standby can take over. Within a batch, what is done is checkpointed every
 //! [`checkpoint_interval`](Runner::checkpoint_interval), so a crash repeats little.
 //!
+//! # AWS permissions and schema
+//!
+//! Listed on each type: [`Runner`] (the whole run), [`DynamoDbStreams`] (the stream: its
+//! `DescribeStream`, `GetShardIterator`, `GetRecords`, and `ListStreams` on `"*"`),
+//! [`DynamoDbCheckpoints`] (a table with partition key `shard`, string, no TTL:
+//! `dynamodb:GetItem` and `dynamodb:UpdateItem`), [`scan_table`] (`dynamodb:Scan`).
+//!
 //! # Example
 //!
 //! Against the test kit's in-memory stream (with the `testing` feature); for a live stream,

@@ -123,6 +123,23 @@ enum Target {
 /// checkpointed as finished, and never read again. Expired iterators are replaced from
 /// the checkpoint, throttling backs off, and trimmed data is reported as data loss. See
 /// the [module docs](crate::runner) for an example.
+///
+/// # AWS permissions
+///
+/// The runner calls AWS only through its source and its checkpoint store; the router's
+/// handlers and the on-failure sink make their own calls, with their own permissions. With
+/// [`DynamoDbStreams`](super::DynamoDbStreams) and
+/// [`DynamoDbCheckpoints`](super::DynamoDbCheckpoints) (each one's docs say more):
+///
+/// - `dynamodb:DescribeStream`, `dynamodb:GetShardIterator` and `dynamodb:GetRecords` on the
+///   table's streams (`arn:aws:dynamodb:<region>:<account>:table/<table>/stream/*`: a runner
+///   given a table also describes, and may finish reading, an older stream of it).
+/// - `dynamodb:ListStreams` on `"*"`, unless the runner is given the stream's ARN
+///   ([`stream_arn`](Self::stream_arn)): it finds the table's streams with it at start, and
+///   looks for a newer one at every rediscovery.
+/// - `dynamodb:GetItem` and `dynamodb:UpdateItem` on the checkpoint table.
+/// - [`bootstrap`](Self::bootstrap) adds nothing but the scan it is given
+///   ([`scan_table`](super::scan_table): `dynamodb:Scan` on the table).
 pub struct Runner<S, C = MemoryCheckpoints> {
     pub(crate) source: S,
     pub(crate) router: Router,
