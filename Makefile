@@ -33,7 +33,7 @@ demo: $(TOOLS) ## The main job on local defaults: the handlers on live local str
 failures: $(TOOLS) ## Invoke the fault-injection function with every fixture and show each answer and why
 	python3 tests/lambda_invoke.py --show
 
-test: lint unit template invoke-check invoke outside crash demo msrv package examples starter ## Everything CI runs: lints, docs, tests, template, runtime checks, the demo, the crate as published, the examples, the starter
+test: lint unit template doctor-check invoke-check invoke outside crash demo msrv package examples starter ## Everything CI runs: lints, docs, tests, template, runtime checks, the demo, the crate as published, the examples, the starter
 
 lint: ## cargo fmt, clippy and rustdoc, warnings as errors
 	cargo fmt --all -- --check
@@ -89,6 +89,9 @@ crash: $(TOOLS) ## Kill -9 the stream runner at random points over 2,000 writes 
 doctor: $(TOOLS) ## Check a deployed function's event source mappings for settings that lose, repeat, skip or stall records: FUNCTION=<name> [WINDOWS=yes|no] (exit 1 on data loss)
 	@test -n "$(FUNCTION)" || { echo "make doctor FUNCTION=<name or ARN> [WINDOWS=yes|no: its router has a window route]"; exit 2; }
 	scripts/doctor "$(FUNCTION)" $(if $(WINDOWS),--windows "$(WINDOWS)",)
+
+doctor-check: $(TOOLS) ## doctor against moto's Lambda API: a mapping per bad setting, each named with its severity and exit status, and a good one that passes
+	scripts/with-moto $(VENV)/bin/python tests/doctor.py
 
 redrive: ## Run a failure destination's records through a function's router again: FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] or QUEUE=<url> [FORCE=1: run effects whose claims may have expired]
 	@test -n "$(FUNCTION)" || { echo "make redrive FUNCTION=<name> BUCKET=<bucket> [PREFIX=<prefix>] | QUEUE=<queue url> [FORCE=1]"; exit 2; }
