@@ -13,7 +13,7 @@ VENV := .venv
 TOOLS := $(VENV)/.tools-cargo-lambda-$(CARGO_LAMBDA_VERSION)-cfn-lint-$(CFN_LINT_VERSION)-serverless-$(CFN_LINT_SERVERLESS_VERSION)-moto-$(MOTO_VERSION)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help tools demo failures test lint unit doctor doctor-check invoke-check invoke outside crash template bench bench-runner bench-exactly-once build deploy clean audit redrive msrv package examples new starter
+.PHONY: sam help tools demo failures test lint unit doctor doctor-check invoke-check invoke outside crash template bench bench-runner bench-exactly-once build deploy clean audit redrive msrv package examples new starter
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -143,6 +143,8 @@ SAM := $(VENV)/.sam-$(SAM_VERSION)
 $(SAM): $(TOOLS)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_VERSION)
 	touch $@
+
+sam: $(SAM) ## Install aws-sam-cli (pinned) into .venv/bin, and nothing else (a new function's template deploys with it)
 
 deploy: $(SAM) ## sam build, then sam deploy --guided (needs AWS credentials; not run in CI)
 	$(VENV)/bin/sam build --beta-features

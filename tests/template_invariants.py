@@ -68,12 +68,17 @@ def holds(condition, conditions, params):
 
 
 def ref(value):
-    """The resource a Ref or GetAtt points at, or None."""
+    """The resource a Ref or GetAtt points at (for a table's name taken from its stream's
+    ARN, `!Select [1, !Split ["/", !Ref Stream]]`, the stream), or None."""
     if isinstance(value, dict):
         if "Ref" in value:
             return value["Ref"]
         if "Fn::GetAtt" in value:
             return value["Fn::GetAtt"][0]
+        if "Fn::Select" in value:
+            index, of = value["Fn::Select"]
+            if index == 1 and isinstance(of, dict) and "Fn::Split" in of and of["Fn::Split"][0] == "/":
+                return ref(of["Fn::Split"][1])
     return None
 
 
@@ -203,10 +208,9 @@ def main():
                 if any(dims.get("FunctionName") == function for _, _, dims in metrics_of(a))]
         metrics = {a.get("MetricName") for a in mine}
         source = ref(mapping["Properties"]["EventSourceArn"])
-        # What the source's writes are counted by: its table, or the table named beside a
-        # given stream ARN (TableName), or its Kinesis stream.
+        # What the source's writes are counted by: its table (named, or taken from a given
+        # stream ARN), or its Kinesis stream.
         written = {("AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", source),
-                   ("AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", "TableName"),
                    ("AWS/Kinesis", "IncomingRecords", "StreamName", source)}
         stalls = [a for a in alarms.values()
                   if any((ns, metric) == ("AWS/Lambda", "PolledEventCount") and dims.get("EventSourceMappingUUID") == name
@@ -263,7 +267,8 @@ def main():
         checks.check(f"{name}: every table it writes is in its environment", set(writes) <= env_tables, (set(writes), env_tables))
         checks.check(f"{name}: every table in its environment is read or written", env_tables <= set(writes) | streams,
                      (env_tables, set(writes), streams))
-        checks.check(f"{name}: tables it writes are tables", all(t in tables for t in writes), writes)
+        checks.check(f"{name}: tables it writes are this stack's tables, or existing ones given as parameters",
+                     all(t in tables or t in parameters for t in writes), writes)
         margin, timeout = env.get("DDBSTREAM_DEADLINE_MARGIN_MS"), p.get("Timeout")
         ok = isinstance(timeout, int) and margin is not None and 0 < int(margin) <= timeout * 1000 // 4
         checks.check(f"{name}: deadline margin ({margin} ms) fits the timeout ({timeout} s)", ok, (margin, timeout))
