@@ -143,3 +143,23 @@ async fn against_dynamodb() {
         }
     }
 }
+
+/// The Likes logic as each copy states it: from `delta`'s doc comment to the end of
+/// `on_like`, `pub` dropped.
+fn likes_logic(relative: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let start = text.find("/// What a like change does").unwrap_or_else(|| panic!("{relative}: no `delta`"));
+    let body = &text[start..];
+    let on_like = body.find("fn on_like(").unwrap_or_else(|| panic!("{relative}: no `on_like`"));
+    let end = on_like + body[on_like..].find("\n}\n").unwrap_or_else(|| panic!("{relative}: `on_like` unclosed"));
+    body[..end + 2].replace("pub async fn", "async fn").replace("pub fn", "fn")
+}
+
+#[test]
+fn the_likes_logic_is_the_same_in_the_readme_the_example_the_handler_and_the_outside_crate() {
+    let handler = likes_logic("handlers/src/likes.rs");
+    for copy in ["README.md", "framework/examples/exactly_once.rs", "tests/outside-crate/src/main.rs"] {
+        assert_eq!(likes_logic(copy), handler, "{copy} states the Likes logic differently from handlers/src/likes.rs");
+    }
+}

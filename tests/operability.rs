@@ -15,6 +15,11 @@ use workspace_tests::LogBuffer;
 
 const SECRET: &str = "card-4242-4242-4242-4242";
 
+/// One test of this file at a time: tracing caches whether a callsite (the record span) is
+/// enabled across every subscriber alive, and a test running without one beside a test
+/// with one can leave that cache stale for the other while both run.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Five inserts into `Orders` (pk k0..k4), each carrying a recognizable secret.
 fn orders() -> Vec<StreamRecord> {
     let mut table = Table::new("Orders", KeySchema::hash("pk"), StreamViewType::NewAndOldImages);
@@ -63,6 +68,7 @@ async fn json_logs(router: &Router, payload: &[u8], filter: &str) -> Vec<Value> 
 
 #[tokio::test]
 async fn json_logs_carry_the_invocation_and_record_spans_and_never_item_contents() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let records = orders();
     let payload = lambda_event(&records);
     let failing = Router::new().stream("Orders", |change: Change<Item>| async move {
@@ -94,7 +100,26 @@ async fn json_logs_carry_the_invocation_and_record_spans_and_never_item_contents
 }
 
 #[tokio::test]
+async fn a_record_through_kinesis_is_named_by_its_table_in_its_span() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // A Kinesis stream's ARN names no table: the record's own `tableName` does.
+    let records = orders();
+    let payload = ddbstream::testing::kinesis_event(&records);
+    let router = Router::new().stream("Orders", ok);
+    let lines = json_logs(&router, &payload, "debug").await;
+    let text = lines.iter().map(Value::to_string).collect::<String>();
+    let spans: Vec<Value> = lines
+        .iter()
+        .flat_map(|line| line["spans"].as_array().cloned().unwrap_or_default())
+        .filter(|span| span["name"] == "record")
+        .collect();
+    assert!(!spans.is_empty(), "no record span in {text}");
+    assert!(spans.iter().all(|span| span["table"] == "Orders"), "{spans:?}");
+}
+
+#[tokio::test]
 async fn item_contents_are_logged_only_by_routes_that_opt_in() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let payload = lambda_event(&orders());
     let quiet = Router::new().stream("Orders", each(ok));
     let text: String = json_logs(&quiet, &payload, "trace").await.iter().map(Value::to_string).collect();
@@ -199,6 +224,7 @@ fn metered(router: Router) -> (Router, Arc<Mutex<Vec<String>>>) {
 
 #[tokio::test]
 async fn each_invocation_emits_one_emf_line_with_what_happened() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let records = orders();
     let (router, lines) = metered(
         Router::new().stream(
@@ -235,6 +261,7 @@ async fn each_invocation_emits_one_emf_line_with_what_happened() {
 
 #[tokio::test]
 async fn an_undecodable_record_is_counted_as_such() {
+    let _one = ONE_AT_A_TIME.lock().await;
     #[derive(serde::Deserialize)]
     #[allow(dead_code)]
     struct Order {

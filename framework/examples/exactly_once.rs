@@ -38,12 +38,18 @@ struct Likes {
     stats_table: String,
 }
 
+/// What a like change does to its post's count: +1, -1, or nothing.
+fn delta(change: &Change<Item, LikeKey>) -> Option<i64> {
+    match change.event_name() {
+        EventName::Insert => Some(1),
+        EventName::Remove => Some(-1),
+        EventName::Modify => None,
+    }
+}
+
+/// Counts one like change (one transaction per change).
 async fn on_like(State(likes): State<Likes>, change: Change<Item, LikeKey>) -> Result<(), BoxError> {
-    let delta = match change.event_name() {
-        EventName::Insert => 1,
-        EventName::Remove => -1,
-        EventName::Modify => return Ok(()),
-    };
+    let Some(delta) = delta(&change) else { return Ok(()) };
     let count = Update::builder()
         .table_name(&likes.stats_table)
         .key("pk", AttributeValue::S(change.keys.pk.clone()))

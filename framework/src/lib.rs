@@ -86,7 +86,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod change;
+mod contract;
 mod decode;
+mod decode_error;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 mod error;
@@ -97,13 +99,14 @@ mod metrics;
 mod number_size;
 mod payload;
 mod process;
+mod redact;
 #[cfg(feature = "redrive")]
 pub mod redrive;
 mod response;
 mod route;
+mod router;
 #[cfg(feature = "runner")]
 pub mod runner;
-mod runtime;
 mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -113,20 +116,19 @@ pub mod testing;
 pub use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 /// The payload type [`Router::handle_bytes`] takes.
 pub use bytes::Bytes;
-pub use change::{Change, ChangeKind, EventName, Metadata, StreamViewType, UserIdentity};
-pub use decode::{DecodeError, MissingImage};
+pub use change::{Change, ChangeKind, Metadata, MissingImage};
+pub use contract::invocation_deadline;
+pub use decode_error::DecodeError;
 pub use error::{error_chain, BoxError, Error};
-#[doc(hidden)]
-pub use handler::EndStep;
-pub use handler::{BatchFailure, BatchHandler, RecordHandler, State, States, WindowEnd, WindowEndHandler};
+pub use handler::{BatchFailure, BatchHandler, RecordHandler, State, WindowEnd, WindowEndHandler};
 pub use lambda_runtime::Context;
 pub use metrics::METRICS_NAMESPACE_ENV;
-pub use payload::{SequenceNumber, StreamArn};
-pub use process::invocation_deadline;
+pub use payload::{EventName, SequenceNumber, StreamArn, StreamViewType, UserIdentity};
 pub use response::BatchResponse;
-pub use route::router::DEFAULT_DEADLINE_MARGIN;
-pub use route::{batch, each, window, Batch, Each, IntoRoute, Route, Router, Window, MAX_WINDOW_STATE_BYTES};
-pub use runtime::DEADLINE_MARGIN_ENV;
+pub use route::{batch, each, window, Batch, Each, IntoRoute, Route, Window, MAX_WINDOW_STATE_BYTES};
+pub use router::serve::DEADLINE_MARGIN_ENV;
+pub use router::Router;
+pub use router::DEFAULT_DEADLINE_MARGIN;
 pub use serde_dynamo::Item;
 
 /// The README's code blocks, compiled as doctests so the README stays true (with the

@@ -1,28 +1,8 @@
 //! Everything a record says about a change besides the item itself.
 
-use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 
-use super::{EventName, StreamViewType};
-use crate::SequenceNumber;
-
-/// The `userIdentity` of a record. DynamoDB sets it only on deletes made by TTL expiry.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-pub struct UserIdentity {
-    /// `Service` for TTL deletes.
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// `dynamodb.amazonaws.com` for TTL deletes.
-    #[serde(rename = "principalId", default)]
-    pub principal_id: String,
-}
-
-impl UserIdentity {
-    /// Whether this identity is DynamoDB's TTL process.
-    pub fn is_dynamodb_service(&self) -> bool {
-        self.kind == "Service" && self.principal_id == "dynamodb.amazonaws.com"
-    }
-}
+use crate::payload::{EventName, SequenceNumber, StreamViewType, UserIdentity};
 
 /// The metadata of one stream record.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,15 +1,12 @@
 //! The typed change a handler receives.
 
-mod event_name;
 mod metadata;
-mod view_type;
+mod missing_image;
 
-pub use event_name::EventName;
+use crate::payload::EventName;
 pub(crate) use metadata::creation_time;
-pub use metadata::{Metadata, UserIdentity};
-pub use view_type::StreamViewType;
-
-use crate::decode::MissingImage;
+pub use metadata::Metadata;
+pub use missing_image::MissingImage;
 
 /// One change to one item, decoded into the route's types.
 ///
@@ -88,7 +85,7 @@ impl<T, K> Change<T, K> {
     }
 
     /// The record's sequence number.
-    pub fn sequence_number(&self) -> &crate::SequenceNumber {
+    pub fn sequence_number(&self) -> &crate::payload::SequenceNumber {
         &self.meta.sequence_number
     }
 }

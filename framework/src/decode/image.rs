@@ -7,7 +7,8 @@ use serde_dynamo::Item;
 use serde_json::value::RawValue;
 
 use super::dynamo_json::from_image;
-use super::DecodeError;
+use super::path_error::path_error;
+use crate::decode_error::DecodeError;
 
 /// Decodes one image (or `Keys`) into `T`, straight from the DynamoDB JSON text.
 ///
@@ -20,15 +21,14 @@ pub(crate) fn decode_image<T: DeserializeOwned + 'static>(
 ) -> Result<T, DecodeError> {
     if TypeId::of::<T>() == TypeId::of::<Item>() {
         let mut json = serde_json::Deserializer::from_str(raw.get());
-        let item: Item =
-            serde_path_to_error::deserialize(&mut json).map_err(|err| DecodeError::from_path_error(part, &err, &[]))?;
+        let item: Item = serde_path_to_error::deserialize(&mut json).map_err(|err| path_error(part, &err, &[]))?;
         let boxed: Box<dyn Any> = Box::new(item);
         return boxed
             .downcast::<T>()
             .map(|item| *item)
             .map_err(|_| DecodeError::new(part, "", "internal: image lost its type"));
     }
-    from_image(raw.get()).map_err(|err| DecodeError::from_path_error(part, &err.error, &err.shapes))
+    from_image(raw.get()).map_err(|err| path_error(part, &err.error, &err.shapes))
 }
 
 #[cfg(test)]

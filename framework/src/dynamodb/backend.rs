@@ -6,10 +6,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::Client;
 
+use super::error::WriteError;
 use super::limits::KeySchemas;
 use super::transact::{self, backoff, cancelled, Outcome, Reason, ATTEMPTS};
 use super::twin::{Attributes, Twin};
-use super::WriteError;
 
 /// DynamoDB, or the twin (shared by clones).
 #[derive(Clone, Debug)]

@@ -17,7 +17,7 @@ impl WriteError {
 
     /// An SDK call's error, with its source chain.
     pub(crate) fn sdk(operation: &str, error: &dyn std::error::Error) -> Self {
-        Self { message: format!("{operation} failed: {}", crate::error_chain(error)) }
+        Self { message: format!("{operation} failed: {}", crate::error::error_chain(error)) }
     }
 }
 

@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::Serialize;
 
+use super::error::WriteError;
 use super::guard::ExactlyOnce;
 use super::guard_item::LAST_SEQ;
 use super::limits::{self, item_size, key_text, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES};
 use super::transact::{Outcome, Reason};
 use super::twin::Attributes;
-use super::WriteError;
 use crate::change::Change;
 use crate::error::BoxError;
 use crate::handler::BatchFailure;

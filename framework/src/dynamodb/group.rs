@@ -14,9 +14,9 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::backend::Backend;
+use super::error::WriteError;
 use super::limits::{self, KeySchemas, Target, MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES};
 use super::transact::{backoff, cancelled, Outcome, Reason, ATTEMPTS};
-use super::WriteError;
 
 /// What became of one change's transaction.
 #[derive(Debug)]

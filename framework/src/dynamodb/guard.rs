@@ -12,13 +12,13 @@ use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
 use super::backend::{describe, Backend, Memory};
+use super::error::WriteError;
 use super::group::{Answer, Committer};
 use super::guard_item::{LAST_EVENTS, LAST_SEQ, LAST_TIME, SEQ_CONDITION, TIE_CONDITION, TIME_CONDITION};
 use super::key::{canonical_keys, label, Consumer};
 use super::limits::{self, KeySchemas};
 use super::transact::Outcome;
 use super::twin::TwinFaults;
-use super::WriteError;
 use crate::change::Change;
 
 /// What [`ExactlyOnce::apply`] did.

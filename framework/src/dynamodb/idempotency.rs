@@ -18,11 +18,11 @@ use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::error::WriteError;
 use super::key::{label, sha256_hex, Consumer};
-use super::WriteError;
 use crate::change::Change;
+use crate::contract::{invocation_deadline, replay};
 use crate::error::BoxError;
-use crate::process::{invocation_deadline, replay};
 
 /// How long DynamoDB Streams keeps a record.
 pub const STREAM_RETENTION: Duration = Duration::from_secs(24 * 3600);

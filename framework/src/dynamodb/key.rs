@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_dynamo::AttributeValue;
 use sha2::{Digest, Sha256};
 
-use super::WriteError;
+use super::error::WriteError;
 
 /// The environment variable Lambda sets to the function's name: the default consumer.
 pub const FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";

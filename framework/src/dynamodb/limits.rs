@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use super::WriteError;
+use super::error::WriteError;
 use crate::number_size::number_size;
 
 /// Actions in one `TransactWriteItems` call (a guard takes one of them).

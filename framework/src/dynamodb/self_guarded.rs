@@ -6,8 +6,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::Client;
 
+use super::error::WriteError;
+use super::guard::Applied;
 use super::limits::{self, KeySchemas};
-use super::{Applied, WriteError};
 
 /// Runs `writes` as one transaction, each carrying its own guard condition (say
 /// `attribute_not_exists(email) OR source_seq < :seq`, with the change's

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
-use super::WriteError;
+use super::error::WriteError;
 
 /// Why DynamoDB cancelled one action of a transaction (its `CancellationReason` code).
 #[derive(Clone, Debug, PartialEq, Eq)]

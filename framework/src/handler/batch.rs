@@ -3,7 +3,8 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::{BoxError, Change};
+use crate::change::Change;
+use crate::error::BoxError;
 
 /// An `async fn` that processes the changes of a batch together (for example with one
 /// `BatchWriteItem`): `async fn(Vec<Change<T, K>>) -> Result<(), BatchFailure>`.

@@ -2,7 +2,8 @@
 
 use std::future::Future;
 
-use crate::{BoxError, Change};
+use crate::change::Change;
+use crate::error::BoxError;
 
 /// An `async fn` that processes one change: `async fn(Change<T, K>) -> Result<(), E>`.
 ///

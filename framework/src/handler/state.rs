@@ -11,8 +11,8 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct State<S>(pub S);
 
-/// The states registered on a router, by type.
-#[doc(hidden)]
+/// The states registered on a router, by type. Public only so that the route traits can take
+/// it; nothing outside the crate can name or make one.
 #[derive(Clone, Default)]
 pub struct States(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
 
@@ -38,15 +38,5 @@ impl States {
                 std::any::type_name::<S>()
             )
         })
-    }
-
-    /// A handler taking `State<S>` turned into a route without a router's states.
-    #[track_caller]
-    pub(crate) fn unbound<S>() -> ! {
-        panic!(
-            "a handler taking State<{}> is registered with Router::stream or Router::fallback, after \
-             Router::with_state",
-            std::any::type_name::<S>()
-        )
     }
 }

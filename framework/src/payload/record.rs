@@ -5,11 +5,14 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::fields::RecordFields;
+use super::raw_record::RawRecord;
+use super::stream_arn::StreamArn;
 
-use crate::change::{EventName, StreamViewType, UserIdentity};
-use crate::decode::DecodeError;
-use crate::SequenceNumber;
+use super::event_name::EventName;
+use super::sequence_number::SequenceNumber;
+use super::user_identity::UserIdentity;
+use super::view_type::StreamViewType;
+use crate::decode_error::DecodeError;
 
 /// A record as Lambda sends it, images left as raw DynamoDB JSON until a route decodes
 /// them into its own types, text borrowed from the payload where it has no escapes.
@@ -38,7 +41,7 @@ pub(crate) struct WireStreamRecord<'a> {
 }
 
 /// Checks the captured fields, naming the first that is missing or of the wrong type.
-fn check<'a>(fields: &RecordFields<'a>) -> Result<WireRecord<'a>, DecodeError> {
+fn check<'a>(fields: &RawRecord<'a>) -> Result<WireRecord<'a>, DecodeError> {
     if fields.not_an_object {
         return Err(DecodeError::new("record", "", "expected a JSON object"));
     }
@@ -140,16 +143,16 @@ pub(crate) struct Malformed {
 }
 
 /// One record of the batch: its position in the payload and its parse result.
-pub(crate) struct RawRecord<'a> {
+pub(crate) struct Record<'a> {
     pub(crate) position: usize,
     pub(crate) parsed: Result<WireRecord<'a>, Malformed>,
     /// It came through a Kinesis data stream: routed by its table name.
     pub(crate) via_kinesis: bool,
 }
 
-impl<'a> RawRecord<'a> {
+impl<'a> Record<'a> {
     /// Checks the record found at `position` in the payload.
-    pub(crate) fn parse(position: usize, fields: &RecordFields<'a>) -> Self {
+    pub(crate) fn parse(position: usize, fields: &RawRecord<'a>) -> Self {
         let parsed = check(fields).map_err(|error| {
             let text = |raw: Option<&RawValue>| raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
             Malformed {
@@ -172,6 +175,11 @@ impl<'a> RawRecord<'a> {
             Ok(record) => record.table_name.as_deref(),
             Err(malformed) => malformed.table_name.as_deref(),
         }
+    }
+
+    /// The table this record's change is from, whatever its source: see [`table_of`].
+    pub(crate) fn table(&self) -> Option<&str> {
+        table_of(self.table_name(), self.event_source_arn())
     }
 
     pub(crate) fn sequence_number(&self) -> Option<&SequenceNumber> {
@@ -200,14 +208,21 @@ impl<'a> RawRecord<'a> {
     }
 }
 
+/// Which table a change is from, for every source: the `tableName` a change through Kinesis
+/// carries (a Kinesis stream's ARN names no table), else the table of its DynamoDB stream's
+/// ARN.
+pub(crate) fn table_of<'a>(table_name: Option<&'a str>, event_source_arn: Option<&'a str>) -> Option<&'a str> {
+    table_name.or_else(|| event_source_arn.and_then(StreamArn::parse).map(|arn| arn.table))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::RawRecord;
-    use crate::payload::RecordFields;
+    use super::Record;
+    use crate::payload::RawRecord;
 
     fn parse(record: &str) -> Option<(String, String, String, Option<String>)> {
-        let fields: RecordFields<'_> = serde_json::from_str(record).ok()?;
-        let wire = RawRecord::parse(0, &fields).parsed.ok()?;
+        let fields: RawRecord<'_> = serde_json::from_str(record).ok()?;
+        let wire = Record::parse(0, &fields).parsed.ok()?;
         let table = wire.table_name.map(|t| t.into_owned());
         Some((wire.event_id.into_owned(), wire.aws_region.into_owned(), wire.event_source_arn.into_owned(), table))
     }

@@ -1,29 +1,12 @@
-//! Process: records in stream order through their routes, guarded against panics and the
-//! invocation deadline.
+//! Process: a batch's records in stream order, each run of one stream's records through its
+//! route, the whole supervised against panics and the invocation deadline; the outcome says
+//! which record failed first.
 
-mod batch;
-mod control;
-mod deadline;
-mod failure;
-mod guard;
-mod invocation;
-mod isolation;
 mod order;
-mod progress;
-pub(crate) mod replay;
-mod span;
+mod segments;
 mod supervise;
 
 #[cfg(feature = "redrive")]
-pub(crate) use batch::identifiers;
-pub(crate) use batch::Outcome;
-pub(crate) use control::Control;
-pub(crate) use deadline::Deadline;
-pub(crate) use failure::{Failure, FailureNote, SegmentFailure};
-pub(crate) use guard::{contained, guarded};
-pub(crate) use invocation::Invocation;
-pub use isolation::invocation_deadline;
-pub(crate) use isolation::{Isolation, Slot};
-pub(crate) use progress::Progress;
-pub(crate) use span::{log_record_contents, record_span};
+pub(crate) use segments::identifiers;
+pub(crate) use segments::Outcome;
 pub(crate) use supervise::supervise;

@@ -8,10 +8,11 @@ use bytes::Bytes;
 use tracing::instrument::WithSubscriber;
 use tracing::Instrument;
 
-use super::batch::{outcome_so_far, process};
-use super::{Failure, Invocation, Isolation, Outcome, Slot};
+use super::segments::Outcome;
+use super::segments::{outcome_so_far, process};
+use crate::contract::{Failure, Invocation, Isolation, Slot};
+use crate::error::Error;
 use crate::route::RouteTable;
-use crate::Error;
 
 /// How long after the margin the supervisor waits for the records' own answer (which
 /// names why the record failed) before answering from their progress: a quarter of the
@@ -37,7 +38,7 @@ pub(crate) async fn supervise(
     isolation: &Isolation,
     slot: &mut Slot<'_>,
 ) -> Result<Outcome, Error> {
-    let cutoff = invocation.deadline.cutoff();
+    let cutoff = invocation.gate.cutoff();
     if !isolation.is_settled() {
         tracing::warn!("work abandoned by an earlier invocation is still running: no record starts until it ends");
         let settled = match cutoff {
@@ -49,7 +50,7 @@ pub(crate) async fn supervise(
         };
         if !settled {
             tracing::error!("abandoned work still running at the deadline margin: no record of this batch starts");
-            invocation.deadline.stop();
+            invocation.gate.stop();
             isolation.stuck();
         }
     }
@@ -82,7 +83,7 @@ pub(crate) async fn supervise(
             // The records' task itself failed: only a bug in the framework gets here, as
             // user code runs contained. Answer from its progress.
             tracing::error!(%error, "the task running the records failed");
-            invocation.deadline.stop();
+            invocation.gate.stop();
             outcome_so_far(&payload, &invocation, Failure::Panic(error.to_string()))
         }
         None => {
@@ -94,7 +95,7 @@ pub(crate) async fn supervise(
                      starts until it ends"
                 );
             }
-            invocation.deadline.stop();
+            invocation.gate.stop();
             invocation.progress.abandoned_work();
             worker.abort();
             abort_on_drop.0 = None;

@@ -44,10 +44,13 @@ use std::time::Duration;
 pub use failure_record::{BatchInfo, FailureRecord};
 pub use outcome::{RecordFate, RecoveredFrom, Redriven};
 
-use crate::process::replay::Redrive;
-use crate::process::Control;
+use crate::contract::replay::Redrive;
+use crate::contract::Control;
+use crate::error::Error;
+use crate::payload::SequenceNumber;
+use crate::router::Router;
 use crate::runner::{SourceError, StartAt, StreamSource};
-use crate::{Context, Error, Router, SequenceNumber};
+use lambda_runtime::Context;
 
 /// How long each redriven batch may run: Lambda's longest timeout.
 pub const REDRIVE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -214,7 +217,7 @@ async fn reread<S: StreamSource>(batch: &BatchInfo, stream: Option<&S>) -> Resul
             batch.shard_id, batch.stream_arn, batch.start_sequence_number, batch.end_sequence_number
         )));
     }
-    let payload = serde_json::to_vec(&serde_json::json!({ "Records": records }))
+    let payload = crate::source::stream_event(&records)
         .map_err(|err| RedriveError::NotAFailureRecord(format!("the re-read records do not serialize: {err}")))?;
     Ok(Reread { payload, unread })
 }

@@ -1,9 +1,10 @@
 //! What a redrive did with each record.
 
-use crate::process::FailureNote;
-use crate::{BatchResponse, Error};
+use crate::contract::FirstFailure;
+use crate::error::Error;
+use crate::response::BatchResponse;
 
-use super::BatchInfo;
+use super::failure_record::BatchInfo;
 
 /// Where the records came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,13 +46,13 @@ impl Redriven {
         batch: BatchInfo,
         from: RecoveredFrom,
         identifiers: Vec<Option<String>>,
-        answered: Result<(BatchResponse, Option<FailureNote>), Error>,
+        answered: Result<(BatchResponse, Option<FirstFailure>), Error>,
     ) -> Self {
         let (failed, why) = match answered {
             Err(error) => return Self::all_failed(batch, from, identifiers, &super::invocation_failed(&error)),
-            Ok((response, note)) => (
+            Ok((response, first)) => (
                 response.failed_identifiers().first().map(|id| (*id).to_owned()),
-                note.map_or_else(|| "failed".to_owned(), |note| note.reason),
+                first.map_or_else(|| "failed".to_owned(), |first| first.reason),
             ),
         };
         if failed.is_some() && !identifiers.contains(&failed) {

@@ -2,9 +2,9 @@
 
 use aws_lambda_events::streams::DynamoDbBatchItemFailure;
 
-use super::BatchResponse;
+use super::batch_response::BatchResponse;
+use crate::error::Error;
 use crate::process::Outcome;
-use crate::Error;
 
 /// Turns a batch outcome into the response: empty `batchItemFailures` when everything was
 /// processed, otherwise exactly one entry naming the first failed record as its source

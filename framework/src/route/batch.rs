@@ -6,17 +6,19 @@ use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use super::{ErasedRoute, Filter, IntoRoute, Route, RouteKind};
+use super::filter::Filter;
+use super::into_route::{ErasedRoute, IntoRoute, Route, RouteKind};
+use crate::change::Change;
+use crate::contract::{guarded, record_span, Failure, Invocation, SegmentFailure};
 use crate::handler::States;
-use crate::payload::RawRecord;
-use crate::process::{guarded, log_record_contents, record_span, Failure, Invocation, SegmentFailure};
-use crate::{BatchFailure, BatchHandler, Change, EventName, State};
+use crate::handler::{BatchFailure, BatchHandler, State};
+use crate::payload::EventName;
+use crate::payload::Record;
 
 /// A whole-batch route with optional filters; build it with [`batch`].
 pub struct Batch<H, T, K> {
     handler: H,
     filter: Filter<T, K>,
-    log_items: bool,
     _types: PhantomData<fn() -> (T, K)>,
 }
 
@@ -43,7 +45,7 @@ pub fn batch<H, T, K>(handler: H) -> Batch<H, T, K>
 where
     H: BatchHandler<T, K>,
 {
-    Batch { handler, filter: Filter::default(), log_items: false, _types: PhantomData }
+    Batch { handler, filter: Filter::default(), _types: PhantomData }
 }
 
 impl<H, T, K> Batch<H, T, K> {
@@ -62,7 +64,7 @@ impl<H, T, K> Batch<H, T, K> {
     /// Logs each record's keys and images (DynamoDB JSON, as sent) at INFO, in the record's
     /// span. Off by default: item contents reach the logs only from routes that ask.
     pub fn log_items(mut self) -> Self {
-        self.log_items = true;
+        self.filter.log_items = true;
         self
     }
 }
@@ -75,35 +77,24 @@ where
 {
     fn process<'a>(
         &'a self,
-        records: &'a [RawRecord<'a>],
+        records: &'a [Record<'a>],
         first: usize,
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Option<SegmentFailure>> {
         Box::pin(async move {
-            let (deadline, stats, progress) = (&invocation.deadline, &invocation.stats, &invocation.progress);
+            let (gate, stats, progress) = (&invocation.gate, &invocation.stats, &invocation.progress);
             let mut changes = Vec::with_capacity(records.len());
             let mut positions = Vec::with_capacity(records.len());
             let mut undecodable = None;
             for (index, record) in records.iter().enumerate() {
                 let _span = record_span(record).entered();
-                if !self.filter.accepts_event(record.event_name()) {
-                    stats.filtered();
-                    progress.done(first + index);
-                    continue;
-                }
-                match self.filter.admit(record) {
+                match self.filter.select(record, stats, || Ok(())) {
                     Ok(Some(change)) => {
-                        if self.log_items {
-                            log_record_contents(record);
-                        }
                         tracing::debug!("record decoded for the batch handler");
                         changes.push(change);
                         positions.push(index);
                     }
-                    Ok(None) => {
-                        stats.filtered();
-                        progress.done(first + index);
-                    }
+                    Ok(None) => progress.done(first + index),
                     Err(failure) => {
                         tracing::warn!(%failure, "record failed before the batch handler; it gets the records before it");
                         undecodable = Some(SegmentFailure { index, failure });
@@ -112,14 +103,12 @@ where
                 }
             }
             let Some(&first_change) = positions.first() else { return undecodable };
-            if deadline.expired() {
+            if gate.closed() {
                 return Some(SegmentFailure { index: first_change, failure: Failure::NotStarted });
             }
             let span = tracing::info_span!("batch", changes = changes.len());
             let count = changes.len();
-            let started = std::time::Instant::now();
             let result = guarded(async { self.handler.call(changes).await }, invocation).instrument(span).await;
-            stats.handler_time(started.elapsed());
             match result {
                 Ok(Ok(())) => {
                     stats.processed(count);
@@ -147,7 +136,7 @@ where
     T: DeserializeOwned + Send + 'static,
     K: DeserializeOwned + Send + 'static,
 {
-    fn into_route(self) -> Route {
+    fn into_route(self, _: &States) -> Route {
         Route { inner: RouteKind::Plain(Box::new(self)) }
     }
 }
@@ -163,13 +152,8 @@ where
     K: DeserializeOwned + Send + 'static,
 {
     #[track_caller]
-    fn into_route(self) -> Route {
-        States::unbound::<S>()
-    }
-
-    #[track_caller]
-    fn into_route_with(self, states: &States) -> Route {
+    fn into_route(self, states: &States) -> Route {
         let state = states.require::<S>();
-        batch(move |changes: Vec<Change<T, K>>| self(State(state.clone()), changes)).into_route()
+        batch(move |changes: Vec<Change<T, K>>| self(State(state.clone()), changes)).into_route(states)
     }
 }

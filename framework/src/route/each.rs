@@ -7,18 +7,21 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use super::{ErasedRoute, Filter, IntoRoute, Route, RouteKind};
+use super::filter::Filter;
+use super::into_route::{ErasedRoute, IntoRoute, Route, RouteKind};
+use crate::change::Change;
+use crate::contract::{guarded, record_span, Failure, Invocation, SegmentFailure};
+use crate::error::BoxError;
 use crate::handler::States;
-use crate::payload::RawRecord;
-use crate::process::{guarded, log_record_contents, record_span, Failure, Invocation, SegmentFailure};
-use crate::{BoxError, Change, EventName, RecordHandler, State};
+use crate::handler::{RecordHandler, State};
+use crate::payload::EventName;
+use crate::payload::Record;
 use std::future::Future;
 
 /// A per-change route with optional filters; build it with [`each`].
 pub struct Each<H, T, K> {
     handler: H,
     filter: Filter<T, K>,
-    log_items: bool,
     _types: PhantomData<fn() -> (T, K)>,
 }
 
@@ -40,7 +43,7 @@ pub fn each<H, T, K>(handler: H) -> Each<H, T, K>
 where
     H: RecordHandler<T, K>,
 {
-    Each { handler, filter: Filter::default(), log_items: false, _types: PhantomData }
+    Each { handler, filter: Filter::default(), _types: PhantomData }
 }
 
 impl<H, T, K> Each<H, T, K> {
@@ -62,7 +65,7 @@ impl<H, T, K> Each<H, T, K> {
     /// span, before its handler runs. Off by default: item contents reach the logs only
     /// from routes that ask for it.
     pub fn log_items(mut self) -> Self {
-        self.log_items = true;
+        self.filter.log_items = true;
         self
     }
 }
@@ -75,7 +78,7 @@ where
 {
     fn process<'a>(
         &'a self,
-        records: &'a [RawRecord<'a>],
+        records: &'a [Record<'a>],
         first: usize,
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Option<SegmentFailure>> {
@@ -109,7 +112,7 @@ where
     /// stopping at the first failure.
     async fn lane(
         &self,
-        records: &[RawRecord<'_>],
+        records: &[Record<'_>],
         first: usize,
         lane: Vec<usize>,
         invocation: &Invocation,
@@ -124,28 +127,11 @@ where
         None
     }
 
-    async fn one(&self, record: &RawRecord<'_>, invocation: &Invocation) -> Result<(), Failure> {
-        let (deadline, stats) = (&invocation.deadline, &invocation.stats);
-        if !self.filter.accepts_event(record.event_name()) {
-            tracing::debug!("filtered out by event name");
-            stats.filtered();
-            return Ok(());
-        }
-        if deadline.expired() {
-            return Err(Failure::NotStarted);
-        }
-        let Some(change) = self.filter.admit(record)? else {
-            tracing::debug!("filtered out by predicate");
-            stats.filtered();
-            return Ok(());
-        };
-        if self.log_items {
-            log_record_contents(record);
-        }
-        let started = std::time::Instant::now();
-        let outcome = guarded(async { self.handler.call(change).await }, invocation).await;
-        stats.handler_time(started.elapsed());
-        outcome?.map_err(Failure::handler)?;
+    async fn one(&self, record: &Record<'_>, invocation: &Invocation) -> Result<(), Failure> {
+        let (gate, stats) = (&invocation.gate, &invocation.stats);
+        let ready = || if gate.closed() { Err(Failure::NotStarted) } else { Ok(()) };
+        let Some(change) = self.filter.select(record, stats, ready)? else { return Ok(()) };
+        guarded(async { self.handler.call(change).await }, invocation).await?.map_err(Failure::handler)?;
         stats.processed(1);
         tracing::debug!("record processed");
         Ok(())
@@ -159,8 +145,8 @@ where
     T: DeserializeOwned + Send + 'static,
     K: DeserializeOwned + Send + 'static,
 {
-    fn into_route(self) -> Route {
-        each(self).into_route()
+    fn into_route(self, states: &States) -> Route {
+        each(self).into_route(states)
     }
 }
 
@@ -170,7 +156,7 @@ where
     T: DeserializeOwned + Send + 'static,
     K: DeserializeOwned + Send + 'static,
 {
-    fn into_route(self) -> Route {
+    fn into_route(self, _: &States) -> Route {
         Route { inner: RouteKind::Plain(Box::new(self)) }
     }
 }
@@ -186,20 +172,15 @@ where
     K: DeserializeOwned + Send + 'static,
 {
     #[track_caller]
-    fn into_route(self) -> Route {
-        States::unbound::<S>()
-    }
-
-    #[track_caller]
-    fn into_route_with(self, states: &States) -> Route {
+    fn into_route(self, states: &States) -> Route {
         let state = states.require::<S>();
-        each(move |change: Change<T, K>| self(State(state.clone()), change)).into_route()
+        each(move |change: Change<T, K>| self(State(state.clone()), change)).into_route(states)
     }
 }
 
 /// Groups records by item key, each group in stream order. A record whose key cannot be
 /// read gets a lane of its own (it fails in decoding anyway).
-fn lanes_by_key(records: &[RawRecord<'_>]) -> Vec<Vec<usize>> {
+fn lanes_by_key(records: &[Record<'_>]) -> Vec<Vec<usize>> {
     let mut lanes: Vec<Vec<usize>> = Vec::new();
     let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (index, record) in records.iter().enumerate() {

@@ -1,24 +1,29 @@
-//! Which changes a route hands to its handler.
+//! Which changes a route hands to its handler, and how a record is selected for it: the same
+//! for a per-change route and a whole-batch route.
 
 use serde::de::DeserializeOwned;
 
+use crate::change::Change;
+use crate::contract::{contained, log_record_contents, Failure};
 use crate::decode::decode_record;
-use crate::payload::RawRecord;
-use crate::process::{contained, Failure};
-use crate::{Change, EventName};
+use crate::metrics::Stats;
+use crate::payload::EventName;
+use crate::payload::Record;
 
 type Predicate<T, K> = Box<dyn Fn(&Change<T, K>) -> bool + Send + Sync>;
 
 /// A route's filter: event names, then predicates on the decoded change. A record the
-/// filter rejects counts as processed.
+/// filter rejects counts as processed. With `log_items`, a selected record's contents are
+/// logged.
 pub(crate) struct Filter<T, K> {
     events: [bool; 3],
     predicates: Vec<Predicate<T, K>>,
+    pub(crate) log_items: bool,
 }
 
 impl<T, K> Default for Filter<T, K> {
     fn default() -> Self {
-        Self { events: [true; 3], predicates: Vec::new() }
+        Self { events: [true; 3], predicates: Vec::new(), log_items: false }
     }
 }
 
@@ -40,9 +45,40 @@ impl<T, K> Filter<T, K> {
         event.is_none_or(|event| self.events[slot(event)])
     }
 
+    /// Selects a record for the handler: its event name first (`ready` then runs, before
+    /// anything is decoded: a per-change route checks its deadline there), then the decoded
+    /// change against the predicates. `Ok(None)`: filtered out, and counted so. A selected
+    /// record's contents are logged when the route logs items.
+    pub(crate) fn select(
+        &self,
+        record: &Record<'_>,
+        stats: &Stats,
+        ready: impl FnOnce() -> Result<(), Failure>,
+    ) -> Result<Option<Change<T, K>>, Failure>
+    where
+        T: DeserializeOwned + 'static,
+        K: DeserializeOwned + 'static,
+    {
+        if !self.accepts_event(record.event_name()) {
+            tracing::debug!("filtered out by event name");
+            stats.filtered();
+            return Ok(None);
+        }
+        ready()?;
+        let Some(change) = self.admit(record)? else {
+            tracing::debug!("filtered out by predicate");
+            stats.filtered();
+            return Ok(None);
+        };
+        if self.log_items {
+            log_record_contents(record);
+        }
+        Ok(Some(change))
+    }
+
     /// Decodes a record and applies the predicates: `Ok(None)` when filtered out. A panic in
     /// the user's `Deserialize` code or in a predicate fails the record like any failure.
-    pub(crate) fn admit(&self, record: &RawRecord<'_>) -> Result<Option<Change<T, K>>, Failure>
+    pub(crate) fn admit(&self, record: &Record<'_>) -> Result<Option<Change<T, K>>, Failure>
     where
         T: DeserializeOwned + 'static,
         K: DeserializeOwned + 'static,

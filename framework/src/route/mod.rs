@@ -5,15 +5,12 @@ mod batch;
 mod each;
 mod filter;
 mod into_route;
-pub(crate) mod router;
 mod table;
 mod window;
 
 pub use batch::{batch, Batch};
 pub use each::{each, Each};
-use filter::Filter;
-use into_route::{ErasedRoute, RouteKind};
+pub(crate) use into_route::RouteKind;
 pub use into_route::{IntoRoute, Route};
-pub use router::Router;
 pub(crate) use table::RouteTable;
 pub use window::{window, Window, MAX_WINDOW_STATE_BYTES};

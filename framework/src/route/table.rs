@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use super::window::ErasedWindow;
-use super::{ErasedRoute, RouteKind};
+use super::into_route::{ErasedRoute, ErasedWindow, RouteKind};
+use crate::error::Error;
 use crate::handler::States;
-use crate::payload::{RawRecord, StreamArn};
-use crate::Error;
+use crate::payload::{Record, StreamArn};
 
 /// Routes by stream ARN and by table name, and the fallback; window routes likewise. Shared
 /// with the task that processes an invocation's records.
@@ -42,7 +41,7 @@ impl Names {
 
     /// The route for a record: `Ok(None)` for a record too malformed to name its stream
     /// (it fails where it stands), an error for a stream nobody handles.
-    fn resolve(&self, record: &RawRecord<'_>) -> Result<Option<usize>, Error> {
+    fn resolve(&self, record: &Record<'_>) -> Result<Option<usize>, Error> {
         if record.via_kinesis {
             // Several tables may stream into one Kinesis stream: the table inside decides.
             let Some(table) = record.table_name() else { return Ok(None) };
@@ -96,7 +95,7 @@ impl RouteTable {
 
     /// The (plain) route for a record: `Ok(None)` for a record too malformed to name its
     /// stream (it fails where it stands), an error for a stream nobody handles.
-    pub(crate) fn resolve(&self, record: &RawRecord<'_>) -> Result<Option<usize>, Error> {
+    pub(crate) fn resolve(&self, record: &Record<'_>) -> Result<Option<usize>, Error> {
         self.plain.resolve(record).map_err(|error| match error {
             Error::NoRoute { stream_arn, .. } if matches!(self.windowed.resolve(record), Ok(Some(_))) => {
                 Error::Unsupported(format!(
@@ -115,7 +114,7 @@ impl RouteTable {
     /// The window route that folds a window event: the one every record leads to; for a
     /// window event without records, the one its `eventSourceARN` leads to, or the only one
     /// (a Kinesis stream's ARN names no table).
-    pub(crate) fn window_for(&self, records: &[RawRecord<'_>], source_arn: &str) -> Result<&dyn ErasedWindow, Error> {
+    pub(crate) fn window_for(&self, records: &[Record<'_>], source_arn: &str) -> Result<&dyn ErasedWindow, Error> {
         let unsupported = |stream: &str| {
             Error::Unsupported(format!(
                 "a tumbling-window event from `{stream}`, which has no window route: its answer must carry the \

@@ -6,13 +6,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::{IntoRoute, Route, RouteKind};
-use crate::decode::{decode_record, redact};
+use super::into_route::{ErasedWindow, IntoRoute, Route, RouteKind, WindowRun};
+use crate::change::Change;
+use crate::contract::{contained, guarded, record_span, Failure, Invocation, SegmentFailure};
+use crate::decode::decode_record;
+use crate::error::{BoxError, Error};
 use crate::handler::{EndStep, States, WindowEnd, WindowEndHandler};
-use crate::payload::RawRecord;
-use crate::process::{contained, guarded, record_span, Failure, Invocation, SegmentFailure};
+use crate::payload::Record;
+use crate::redact::redact;
 use crate::source::WindowFields;
-use crate::{BoxError, Change, Error};
 
 /// The largest state a window may answer with, serialized: Lambda's limit of 1 MB.
 pub const MAX_WINDOW_STATE_BYTES: usize = 1024 * 1024;
@@ -97,34 +99,10 @@ where
     K: DeserializeOwned + Send + 'static,
 {
     #[track_caller]
-    fn into_route(self) -> Route {
-        self.into_route_with(&States::default())
-    }
-
-    #[track_caller]
-    fn into_route_with(self, states: &States) -> Route {
+    fn into_route(self, states: &States) -> Route {
         let route = BoundWindow { fold: self.fold, end: (self.bind)(states) };
         Route { inner: RouteKind::Window(Box::new(route)) }
     }
-}
-
-/// A window's batch folded: the failure, if a change failed, and the state to answer with.
-pub(crate) struct WindowRun {
-    pub(crate) failure: Option<SegmentFailure>,
-    pub(crate) state: serde_json::Value,
-}
-
-/// Folds a window event's records; a window route, type-erased.
-pub(crate) trait ErasedWindow: Send + Sync {
-    /// Folds `records` (the whole batch, in stream order) into the window's incoming state,
-    /// stopping at the first failure; at the window's final invocation, with every record
-    /// folded, calls the final step. `Err` fails the invocation.
-    fn fold<'a>(
-        &'a self,
-        records: &'a [RawRecord<'a>],
-        window: &'a WindowFields<'a>,
-        invocation: &'a Invocation,
-    ) -> BoxFuture<'a, Result<WindowRun, Error>>;
 }
 
 struct BoundWindow<S, T, K> {
@@ -140,7 +118,7 @@ where
 {
     fn fold<'a>(
         &'a self,
-        records: &'a [RawRecord<'a>],
+        records: &'a [Record<'a>],
         window: &'a WindowFields<'a>,
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Result<WindowRun, Error>> {
@@ -183,8 +161,8 @@ where
     K: DeserializeOwned + Send + 'static,
 {
     /// Folds one record; on failure the state is as it was before it.
-    fn one(&self, state: &mut S, record: &RawRecord<'_>, invocation: &Invocation) -> Result<(), Failure> {
-        if invocation.deadline.expired() {
+    fn one(&self, state: &mut S, record: &Record<'_>, invocation: &Invocation) -> Result<(), Failure> {
+        if invocation.gate.closed() {
             return Err(Failure::NotStarted);
         }
         let change = contained(|| decode_record::<T, K>(record))?.map_err(Failure::Decode)?;
@@ -217,7 +195,7 @@ where
     async fn end_early(
         &self,
         incoming: S,
-        records: &[RawRecord<'_>],
+        records: &[Record<'_>],
         window: &WindowFields<'_>,
         invocation: &Invocation,
     ) -> Result<(S, Option<SegmentFailure>), Error> {
@@ -255,7 +233,7 @@ where
     }
 
     /// Folds one record again (its stats were counted on the first pass).
-    fn refold(&self, state: &mut S, record: &RawRecord<'_>) -> Result<(), Failure> {
+    fn refold(&self, state: &mut S, record: &Record<'_>) -> Result<(), Failure> {
         let change = contained(|| decode_record::<T, K>(record))?.map_err(Failure::Decode)?;
         contained(|| (self.fold)(state, change))?.map_err(Failure::handler)
     }
@@ -269,7 +247,7 @@ where
         terminated_early: bool,
         invocation: &Invocation,
     ) -> Result<(), Error> {
-        if invocation.deadline.expired() {
+        if invocation.gate.closed() {
             return Err(Error::Window(
                 "the deadline margin was reached before the window's final step ran; Lambda retries the final \
                  invocation"
@@ -284,10 +262,8 @@ where
             event_source_arn: window.event_source_arn.clone(),
             terminated_early,
         };
-        let started = std::time::Instant::now();
         let span = tracing::info_span!("window_end", start = %end.start, shard_id = %end.shard_id);
         let outcome = guarded(async { (self.end)(end).await }, invocation).instrument(span).await;
-        invocation.stats.handler_time(started.elapsed());
         let failure = match outcome {
             Ok(Ok(())) => {
                 tracing::info!(start = %window.window.start, shard_id = %window.shard_id, "window ended");

@@ -10,12 +10,14 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::future::try_join_all;
 
+use super::builder::Runner;
 use super::checkpoint::CheckpointStore;
 use super::report::{RunReport, RunnerError};
-use super::run::{Runner, Session, StartPosition};
+use super::session::Session;
+use super::settings::StartPosition;
 use super::shard::Phase;
 use super::source::{StartAt, StreamSource};
-use crate::BoxError;
+use crate::error::BoxError;
 
 /// A runner whose bookmarks are set and whose scan is done; consume with
 /// [`run`](Self::run) or [`run_until_caught_up`](Self::run_until_caught_up).

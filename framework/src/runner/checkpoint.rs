@@ -7,7 +7,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::lease::Lease;
-use crate::{BoxError, SequenceNumber};
+use crate::error::BoxError;
+use crate::payload::SequenceNumber;
 
 /// A shard's progress.
 #[derive(Clone, Debug, PartialEq, Eq)]

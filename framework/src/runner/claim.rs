@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::builder::Runner;
 use super::checkpoint::{CheckpointError, CheckpointStore};
 use super::lease::{Held, Lease, Leases};
 use super::report::{RunReport, RunnerError};
-use super::run::{Runner, Session};
+use super::session::Session;
 use super::shard::{Phase, ShardState, Watch};
 use super::source::StreamSource;
 

@@ -265,7 +265,7 @@ fn lease_of(item: &HashMap<String, AttributeValue>) -> Option<Lease> {
 /// A store error naming the table and the call, with the SDK error's source chain (the
 /// service's code and message), not the raw HTTP response.
 fn store_error(table: &str, operation: &str, error: &dyn std::error::Error) -> CheckpointError {
-    CheckpointError::Store(format!("table `{table}`: {operation} failed: {}", crate::error_chain(error)).into())
+    CheckpointError::Store(format!("table `{table}`: {operation} failed: {}", crate::error::error_chain(error)).into())
 }
 
 fn now_ms() -> u64 {

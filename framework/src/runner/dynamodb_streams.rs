@@ -6,7 +6,7 @@ use aws_sdk_dynamodbstreams::Client;
 use serde_json::{json, Value};
 
 use super::source::{RecordsPage, ShardDescription, ShardList, SourceError, SourceRecord, StartAt, StreamSource};
-use crate::SequenceNumber;
+use crate::payload::SequenceNumber;
 
 /// A live stream through `aws-sdk-dynamodbstreams`. Build the client as usual
 /// (`aws_config::load_from_env`); the standard `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`
@@ -45,7 +45,7 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     let message = || match (error.code(), error.message()) {
         (Some(code), Some(text)) => format!("{code}: {text}"),
         (Some(code), None) => code.to_owned(),
-        _ => crate::error_chain(&error),
+        _ => crate::error::error_chain(&error),
     };
     match error.code() {
         Some("ExpiredIteratorException") => SourceError::ExpiredIterator,

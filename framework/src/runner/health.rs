@@ -6,11 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
+use super::builder::Runner;
 use super::checkpoint::CheckpointStore;
-use super::run::{Runner, Session};
+use super::session::Session;
 use super::shard::Phase;
 use super::source::StreamSource;
-use crate::StreamArn;
+use crate::payload::StreamArn;
 
 impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
     /// Logs, and emits as metrics, the runner's state since the last call.
@@ -36,7 +37,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         } else {
             tracing::debug!(stream_arn = %session.arn, owned = owned.len(), standby, max_lag_ms = ?max_lag_ms, "runner idle");
         }
-        if let Some(metrics) = &self.router.metrics {
+        if let Some(metrics) = self.router.metrics_config() {
             let table = StreamArn::parse(&session.arn).map_or("unknown", |arn| arn.table);
             let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
             let mut line = json!({

@@ -64,25 +64,33 @@
 //! ```
 
 mod bootstrap;
+mod builder;
+mod call;
 mod checkpoint;
+mod checkpointing;
 mod claim;
+mod discovery;
+mod drive;
 mod dynamodb_checkpoints;
 mod dynamodb_streams;
 mod health;
 mod lease;
+mod read;
 mod report;
-mod run;
+mod session;
+mod settings;
 mod shard;
 mod shutdown;
 mod source;
 mod step;
 
 pub use bootstrap::{scan_table, Bootstrapped};
+pub use builder::Runner;
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, MemoryCheckpoints, Save, ShardEntry};
 pub use dynamodb_checkpoints::DynamoDbCheckpoints;
 pub use dynamodb_streams::DynamoDbStreams;
 pub use lease::Lease;
 pub use report::{DataLoss, FailedRecord, RunReport, RunnerError};
-pub use run::{OnDataLoss, Runner, StartPosition};
+pub use settings::{OnDataLoss, StartPosition};
 pub use shutdown::signal;
 pub use source::{RecordsPage, ShardDescription, ShardList, SourceError, SourceRecord, StartAt, StreamSource};

@@ -2,7 +2,8 @@
 
 use super::checkpoint::CheckpointError;
 use super::source::SourceError;
-use crate::{BoxError, SequenceNumber};
+use crate::error::BoxError;
+use crate::payload::SequenceNumber;
 
 /// A record that failed every attempt, as handed to the on-failure sink.
 #[derive(Clone, Debug)]
@@ -116,7 +117,7 @@ pub enum RunnerError {
     },
     /// The router refused the batch as a whole (no route for the stream, a payload it
     /// cannot read, a configuration error): retrying cannot help, so the runner stops.
-    Router(crate::Error),
+    Router(crate::error::Error),
 }
 
 impl std::fmt::Display for RunnerError {
@@ -156,3 +157,18 @@ impl std::fmt::Display for RunnerError {
 }
 
 impl std::error::Error for RunnerError {}
+
+impl RunReport {
+    pub(crate) fn merge(&mut self, other: RunReport) {
+        self.processed += other.processed;
+        self.sent_to_sink += other.sent_to_sink;
+        self.failed_attempts += other.failed_attempts;
+        self.abandoned += other.abandoned;
+        self.shards_finished.extend(other.shards_finished);
+        self.shards_lost.extend(other.shards_lost);
+        self.shards_acquired += other.shards_acquired;
+        self.shards_taken_over.extend(other.shards_taken_over);
+        self.streams_followed.extend(other.streams_followed);
+        self.data_loss.extend(other.data_loss);
+    }
+}

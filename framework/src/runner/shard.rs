@@ -70,7 +70,7 @@ pub(crate) struct ShardState {
     /// The last read found nothing new.
     pub(crate) caught_up: bool,
     /// The last record read (processed or pending): where a replaced iterator resumes.
-    pub(crate) read_through: Option<crate::SequenceNumber>,
+    pub(crate) read_through: Option<crate::payload::SequenceNumber>,
 }
 
 impl ShardState {

@@ -3,7 +3,8 @@
 
 use std::future::Future;
 
-use crate::{BoxError, SequenceNumber};
+use crate::error::BoxError;
+use crate::payload::SequenceNumber;
 
 /// Where to start reading a shard: `GetShardIterator`'s iterator types.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,8 +10,9 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::decode::redact;
-use crate::payload::{RecordFields, StreamFields};
+use super::envelope::from_payload;
+use crate::payload::{RawRecord, StreamFields};
+use crate::redact::redact;
 
 /// A Kinesis record's `kinesis` object, the parts read here.
 #[derive(Deserialize)]
@@ -24,7 +25,7 @@ struct KinesisFields<'a> {
 
 /// The decoded `data` of each record (`None` for a record that is not a Kinesis record);
 /// empty when no record is one.
-pub(super) fn decode_all(records: &[RecordFields<'_>]) -> Vec<Option<Result<Vec<u8>, String>>> {
+pub(super) fn decode_all(records: &[RawRecord<'_>]) -> Vec<Option<Result<Vec<u8>, String>>> {
     if !records.iter().any(|record| record.kinesis.is_some()) {
         return Vec::new();
     }
@@ -42,26 +43,26 @@ fn data_of(kinesis: &RawValue) -> Result<Vec<u8>, String> {
 
 /// The DynamoDB change a Kinesis record carries, with what the rest of the pipeline needs
 /// filled in from the Kinesis record: its sequence number, its ARN, and the view type.
-pub(super) fn change<'a>(outer: &RecordFields<'a>, data: &'a Result<Vec<u8>, String>) -> RecordFields<'a> {
+pub(super) fn inner_record<'a>(outer: &RawRecord<'a>, data: &'a Result<Vec<u8>, String>) -> RawRecord<'a> {
     let sequence_number = outer
         .kinesis
         .and_then(|raw| serde_json::from_str::<KinesisFields<'a>>(raw.get()).ok())
         .and_then(|fields| fields.sequence_number);
     // What a record that cannot be read is still known by: enough to report it.
-    let unreadable = |why: String| RecordFields {
+    let unreadable = |why: String| RawRecord {
         event_id: outer.event_id,
         aws_region: outer.aws_region,
         event_source_arn: outer.event_source_arn,
         dynamodb: Some(Some(StreamFields { sequence_number, ..StreamFields::default() })),
         via_kinesis: true,
         unreadable: Some(why),
-        ..RecordFields::default()
+        ..RawRecord::default()
     };
     let bytes = match data {
         Ok(bytes) => bytes,
         Err(why) => return unreadable(why.clone()),
     };
-    let mut inner: RecordFields<'a> = match super::from_payload(bytes) {
+    let mut inner: RawRecord<'a> = match from_payload(bytes) {
         Ok(inner) => inner,
         Err(err) => return unreadable(format!("the Kinesis record's data is not JSON ({})", redact(&err.to_string()))),
     };

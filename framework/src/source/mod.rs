@@ -12,58 +12,43 @@
 //!
 //! A stream event or a Kinesis event may be a tumbling window's (`window`): see `window`.
 
+mod envelope;
 mod kinesis;
 mod pipes;
 mod stream_event;
-mod window;
+mod window_fields;
 
 use std::borrow::Cow;
 
-use crate::decode::redact;
-use crate::payload::RecordFields;
-use crate::Error;
-pub(crate) use window::WindowFields;
-
-/// How the answer names the record Lambda (or the pipe) retries from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Identifier {
-    /// `dynamodb.SequenceNumber`, which must be numeric.
-    SequenceNumber,
-    /// `eventID`, which must not be empty.
-    EventId,
-}
-
-/// A payload's records, each left as raw JSON, and how its answer names them.
-pub(crate) struct SourceBatch<'a> {
-    pub(crate) records: Vec<RecordFields<'a>>,
-    pub(crate) identifier: Identifier,
-    /// A tumbling window's fields, on a window event.
-    pub(crate) window: Option<WindowFields<'a>>,
-}
+use crate::error::Error;
+use crate::payload::RawRecord;
+pub(crate) use envelope::{Identifier, SourceBatch};
+pub(crate) use stream_event::stream_event;
+pub(crate) use window_fields::WindowFields;
 
 /// A payload read by its source: its records as the envelope holds them and, for Kinesis
 /// records, their data decoded (what the changes are read from).
-pub(crate) struct Decoded<'a> {
+pub(crate) struct Ingested<'a> {
     envelope: SourceBatch<'a>,
     data: Vec<Option<Result<Vec<u8>, String>>>,
 }
 
 /// Reads a payload by its shape: a JSON array is what a pipe delivers; anything else is
 /// read as a stream event, whose records may be Kinesis records.
-pub(crate) fn decode(payload: &[u8]) -> Result<Decoded<'_>, Error> {
+pub(crate) fn ingest(payload: &[u8]) -> Result<Ingested<'_>, Error> {
     let envelope = match payload.iter().find(|byte| !byte.is_ascii_whitespace()) {
         Some(b'[') => pipes::split(payload)?,
         _ => stream_event::split(payload)?,
     };
     let data = kinesis::decode_all(&envelope.records);
-    Ok(Decoded { envelope, data })
+    Ok(Ingested { envelope, data })
 }
 
-impl Decoded<'_> {
+impl Ingested<'_> {
     /// The batch's records, each a DynamoDB change left as raw JSON: the envelope's own
     /// (borrowed, no copy on the common path), or for Kinesis records the changes read
     /// from their data.
-    pub(crate) fn records(&self) -> Cow<'_, [RecordFields<'_>]> {
+    pub(crate) fn records(&self) -> Cow<'_, [RawRecord<'_>]> {
         if self.data.is_empty() {
             return Cow::Borrowed(&self.envelope.records);
         }
@@ -73,7 +58,7 @@ impl Decoded<'_> {
             .iter()
             .zip(&self.data)
             .map(|(record, data)| match data {
-                Some(data) => kinesis::change(record, data),
+                Some(data) => kinesis::inner_record(record, data),
                 None => record.clone(),
             })
             .collect();
@@ -91,41 +76,17 @@ impl Decoded<'_> {
     }
 }
 
-/// Reads a payload as JSON. Text that is UTF-8 throughout (checked once, at memory speed)
-/// is read as text, so that no string in it is checked again; other bytes are read as
-/// bytes, whose error names where the text stops being UTF-8.
-fn from_payload<'a, T: serde::Deserialize<'a>>(payload: &'a [u8]) -> Result<T, serde_json::Error> {
-    match std::str::from_utf8(payload) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(payload),
-    }
-}
-
-/// What is wrong with a payload that does not deserialize.
-fn describe(payload: &[u8], err: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    match err.classify() {
-        Category::Data => match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
-            Ok(_) => format!("the payload is JSON but not a stream event ({})", redact(&err.to_string())),
-            Err(inner) => format!("the payload is not valid JSON ({})", redact(&inner.to_string())),
-        },
-        Category::Eof | Category::Syntax | Category::Io => {
-            format!("the payload is not valid JSON ({})", redact(&err.to_string()))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::decode;
+    use super::ingest;
 
     #[test]
     fn text_that_is_not_utf8_is_named_where_it_stops_being_so() {
         let mut payload = br#"{"Records": [{"eventID": "e1"}, {"eventID": "x"#.to_vec();
         payload.extend_from_slice(&[0xff, b'"', b'}', b']', b'}']);
-        let message = decode(&payload).err().map(|e| e.to_string()).unwrap_or_default();
+        let message = ingest(&payload).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("not valid JSON") && message.contains("column 47"), "{message}");
-        let records = decode(r#"{"Records": [{"eventID": "\u00e9t\u00e9"}, {"eventID": "été"}]}"#.as_bytes())
+        let records = ingest(r#"{"Records": [{"eventID": "\u00e9t\u00e9"}, {"eventID": "été"}]}"#.as_bytes())
             .map(|d| d.records().iter().map(|r| r.event_id.map(|id| id.get().to_owned())).collect::<Vec<_>>());
         let expected = vec![Some(r#""\u00e9t\u00e9""#.to_owned()), Some(r#""été""#.to_owned())];
         assert_eq!(records.ok(), Some(expected));

@@ -2,14 +2,14 @@
 //! stream records (no `Records` wrapper, even for one record), and a partial failure names
 //! its record by `eventID`.
 
-use super::{describe, Identifier, SourceBatch};
-use crate::payload::RecordFields;
-use crate::Error;
+use super::envelope::{describe, from_payload, Identifier, SourceBatch};
+use crate::error::Error;
+use crate::payload::RawRecord;
 
 /// Splits a pipe's array into its records, each kept as raw JSON.
 pub(crate) fn split(payload: &[u8]) -> Result<SourceBatch<'_>, Error> {
-    let records: Vec<RecordFields<'_>> =
-        super::from_payload(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
+    let records: Vec<RawRecord<'_>> =
+        from_payload(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
     Ok(SourceBatch { records, identifier: Identifier::EventId, window: None })
 }
 

@@ -1,17 +1,28 @@
 //! A DynamoDB stream's event source mapping: `{"Records": [...]}`, each record left
 //! unparsed; failures are named by sequence number.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::window::{Bounds, WindowFields};
-use super::{describe, Identifier, SourceBatch};
-use crate::payload::RecordFields;
-use crate::Error;
+use super::envelope::{describe, from_payload, Identifier, SourceBatch};
+use super::window_fields::{Bounds, WindowFields};
+use crate::error::Error;
+use crate::payload::RawRecord;
+
+/// The event a stream's event source mapping sends for these records, `{"Records": [...]}`:
+/// what the runner, the redrive and the test kit hand a router.
+pub(crate) fn stream_event<T: Serialize>(records: &[T]) -> Result<Vec<u8>, serde_json::Error> {
+    #[derive(Serialize)]
+    struct Event<'r, T> {
+        #[serde(rename = "Records")]
+        records: &'r [T],
+    }
+    serde_json::to_vec(&Event { records })
+}
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "Records", borrow)]
-    records: Option<Vec<RecordFields<'a>>>,
+    records: Option<Vec<RawRecord<'a>>>,
     /// Present only on a tumbling-window event, with the fields below.
     #[serde(default)]
     window: Option<Bounds>,
@@ -33,7 +44,7 @@ struct Envelope<'a> {
 /// keeps its window fields, which its answer depends on.
 pub(crate) fn split(payload: &[u8]) -> Result<SourceBatch<'_>, Error> {
     let envelope: Envelope<'_> =
-        super::from_payload(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
+        from_payload(payload).map_err(|err| Error::NotAStreamEvent(describe(payload, &err)))?;
     let window = envelope.window.map(|window| WindowFields {
         window,
         state: envelope.state,

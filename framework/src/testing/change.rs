@@ -4,10 +4,13 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use super::{lambda_event, StreamRecord, TableError};
+use super::error::TableError;
+use super::event::lambda_event;
+use super::record::StreamRecord;
+use crate::change::Change;
 use crate::decode::decode_record;
-use crate::payload::RawRecord;
-use crate::{Change, DecodeError};
+use crate::decode_error::DecodeError;
+use crate::payload::Record;
 
 /// The typed changes of `records`, decoded exactly as a route decodes them (for unit tests
 /// of handler logic: call your function with each).
@@ -33,13 +36,8 @@ where
     K: DeserializeOwned + 'static,
 {
     let payload = lambda_event(records);
-    let decoded = crate::source::decode(&payload).map_err(|err| DecodeError::new("record", "", err))?;
-    decoded
-        .records()
-        .iter()
-        .enumerate()
-        .map(|(position, raw)| decode_record(&RawRecord::parse(position, raw)))
-        .collect()
+    let decoded = crate::source::ingest(&payload).map_err(|err| DecodeError::new("record", "", err))?;
+    decoded.records().iter().enumerate().map(|(position, raw)| decode_record(&Record::parse(position, raw))).collect()
 }
 
 /// Writes the Lambda event of `records` to `path`, pretty-printed: a fixture for

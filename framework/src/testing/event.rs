@@ -2,7 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::StreamRecord;
+use super::record::StreamRecord;
+use crate::source::stream_event;
 
 /// Lambda's synchronous invocation payload limit: 6 MB.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -10,7 +11,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// The Lambda event (`{"Records": [...]}`) for these records, as bytes.
 pub fn lambda_event(records: &[StreamRecord]) -> Vec<u8> {
     let records: Vec<Value> = records.iter().map(StreamRecord::to_lambda_json).collect();
-    serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
+    stream_event(&records).unwrap_or_default()
 }
 
 /// What an EventBridge pipe with this stream as its source hands its Lambda target for
@@ -35,7 +36,7 @@ pub fn kinesis_sequence_number(arrival: usize) -> String {
 /// has them, no `SequenceNumber` or `StreamViewType`) base64 in `data`.
 pub fn kinesis_record(record: &StreamRecord, arrival: usize) -> Value {
     use base64::Engine;
-    let table = crate::StreamArn::parse(&record.stream_arn).map_or("unknown", |arn| arn.table);
+    let table = crate::payload::StreamArn::parse(&record.stream_arn).map_or("unknown", |arn| arn.table);
     // The stream record, less what Kinesis records lack, with the time in milliseconds.
     let mut stream = record.to_lambda_json();
     let mut change = stream["dynamodb"].take();
@@ -81,7 +82,7 @@ pub fn kinesis_record(record: &StreamRecord, arrival: usize) -> Value {
 
 /// The ARN of the Kinesis data stream the kit delivers `record`'s table's changes through.
 pub(crate) fn kinesis_stream_arn(record: &StreamRecord) -> String {
-    let table = crate::StreamArn::parse(&record.stream_arn).map_or("unknown", |arn| arn.table);
+    let table = crate::payload::StreamArn::parse(&record.stream_arn).map_or("unknown", |arn| arn.table);
     format!("arn:aws:kinesis:{}:123456789012:stream/{table}-changes", record.region)
 }
 
@@ -126,7 +127,7 @@ pub fn kinesis_event(records: &[StreamRecord]) -> Vec<u8> {
 /// As [`kinesis_event`], each record with its arrival number in its shard.
 pub(crate) fn kinesis_event_numbered<'a>(records: impl Iterator<Item = (usize, &'a StreamRecord)>) -> Vec<u8> {
     let records: Vec<Value> = records.map(|(arrival, record)| kinesis_record(record, arrival)).collect();
-    serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
+    stream_event(&records).unwrap_or_default()
 }
 
 /// How many of `records` (from the first) go into one event: at most `batch_size`, and no

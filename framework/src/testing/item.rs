@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_dynamo::{AttributeValue, Item};
 
-use super::TableError;
+use super::error::TableError;
 
 /// A table's primary key: a partition (hash) key and an optional sort (range) key.
 #[derive(Clone, Debug, PartialEq, Eq)]

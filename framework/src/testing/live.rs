@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::stream::{Position, Stream};
-use super::Table;
+use super::table::Table;
+use crate::payload::SequenceNumber;
 use crate::runner::{RecordsPage, ShardDescription, ShardList, SourceError, SourceRecord, StartAt, StreamSource};
-use crate::SequenceNumber;
 
 #[derive(Debug)]
 struct Iterator {

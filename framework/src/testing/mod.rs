@@ -65,7 +65,7 @@ mod live;
 mod record;
 mod stream;
 mod table;
-mod window;
+mod window_event;
 
 pub use change::{changes, write_fixture};
 pub use error::TableError;
@@ -83,7 +83,7 @@ pub use live::{LiveStats, LiveStream};
 pub use record::StreamRecord;
 pub use stream::{Position, RecordPage, ShardInfo, ShardPage, Stream};
 pub use table::{Condition, Table, Update, CLOCK_START};
-pub use window::{iso8601, window_event, WindowInvocation};
+pub use window_event::{iso8601, window_event, WindowInvocation};
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,8 @@
 use serde_dynamo::Item;
 use serde_json::{json, Value};
 
-use crate::{EventName, SequenceNumber, StreamViewType};
+use crate::payload::SequenceNumber;
+use crate::payload::{EventName, StreamViewType};
 
 /// A record of the in-memory stream: what DynamoDB Streams would hold for one write.
 #[derive(Clone, Debug, PartialEq)]

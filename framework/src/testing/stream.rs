@@ -2,8 +2,10 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::{item::key_text, StreamRecord, TableError};
-use crate::SequenceNumber;
+use super::error::TableError;
+use super::item::key_text;
+use super::record::StreamRecord;
+use crate::payload::SequenceNumber;
 
 /// Where to start reading a shard, as `GetShardIterator`'s iterator types.
 #[derive(Clone, Debug, PartialEq, Eq)]

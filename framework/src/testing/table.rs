@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_dynamo::{AttributeValue, Item};
 
+use super::error::TableError;
 use super::item::{item_size, key_text, normalize, KeySchema};
-use super::{Stream, StreamRecord, TableError};
-use crate::{EventName, StreamViewType};
+use super::record::StreamRecord;
+use super::stream::Stream;
+use crate::payload::{EventName, StreamViewType};
 
 /// What a conditional write requires of the item as it is.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use serde_dynamo::{AttributeValue, Item};
 
 use super::*;
-use crate::{EventName, SequenceNumber, StreamViewType};
+use crate::payload::SequenceNumber;
+use crate::payload::{EventName, StreamViewType};
 
 fn item(pairs: &[(&str, AttributeValue)]) -> Item {
     Item::from(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<HashMap<_, _>>())
@@ -164,7 +165,7 @@ fn identity_ordering_time_and_arn() {
     }
     let arn = table.stream().arn();
     assert!(arn.starts_with("arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/"), "{arn}");
-    assert_eq!(crate::StreamArn::parse(arn).map(|a| a.table), Some("Orders"));
+    assert_eq!(crate::payload::StreamArn::parse(arn).map(|a| a.table), Some("Orders"));
     let ids: std::collections::HashSet<_> = table.stream().records().into_iter().map(|r| r.event_id).collect();
     assert_eq!(ids.len(), 50);
 }
@@ -300,7 +301,7 @@ fn serializable_values_are_items_and_records_decode_without_a_router() {
     assert!(table.put_value(&like).is_ok_and(|record| record.is_some()));
     assert!(matches!(table.put_value(&"just a string"), Err(crate::testing::TableError::NotAnItem(_))));
     let records = table.stream().records();
-    let typed: Vec<crate::Change<Like, serde_dynamo::Item>> =
+    let typed: Vec<crate::change::Change<Like, serde_dynamo::Item>> =
         crate::testing::changes(&records).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(typed[0].new_image(), Some(&like));
     let wrong = crate::testing::changes::<Vec<u8>, serde_dynamo::Item>(&records).err().map(|e| e.to_string());

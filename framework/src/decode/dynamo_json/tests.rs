@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_dynamo::{AttributeValue as V, Item};
 
-use super::from_image;
+use super::item::from_image;
 
 fn scalar() -> impl Strategy<Value = V> {
     prop_oneof![

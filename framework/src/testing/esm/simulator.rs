@@ -7,17 +7,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures_util::FutureExt;
 
 use super::mapping::Delivery;
+use super::mapping::EventSourceMapping;
 use super::trace::{
     Attempt, ClosedWindow, FailureCondition, InvocationReport, InvocationResult, OnFailureRecord, Trace,
 };
-use super::EventSourceMapping;
+use crate::payload::SequenceNumber;
+use crate::router::Router;
 use crate::testing::event::{
     batch_len, kinesis_event_numbered, kinesis_sequence_number, kinesis_stream_arn, lambda_event, pipes_event,
 };
 use crate::testing::item::key_text;
-use crate::testing::window::{window_event, WindowInvocation};
+use crate::testing::window_event::{window_event, WindowInvocation};
 use crate::testing::{StreamRecord, CLOCK_START};
-use crate::{Context, Router, SequenceNumber};
+use lambda_runtime::Context;
 
 /// Drives a [`Router`] over a shard's records the way Lambda's event source mapping does.
 ///
@@ -392,9 +394,10 @@ fn classify(
 
 #[cfg(test)]
 mod tests {
-    use super::{classify, Delivery};
+    use super::classify;
+    use crate::payload::StreamViewType;
+    use crate::testing::esm::mapping::Delivery;
     use crate::testing::{KeySchema, Table};
-    use crate::StreamViewType;
     use aws_lambda_events::streams::DynamoDbBatchItemFailure;
     use serde_dynamo::{AttributeValue, Item};
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::SequenceNumber;
+use crate::payload::SequenceNumber;
 
 /// How an invocation ended, as Lambda sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The Lambda glue: a router served by the Lambda runtime.
+//! Serving: the router on the Lambda runtime.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +10,8 @@ use bytes::Bytes;
 use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{service_fn, LambdaEvent, LambdaInvocation};
 
-use crate::{Error, Router};
+use crate::error::Error;
+use crate::router::Router;
 
 /// The environment variable that sets the deadline margin in milliseconds, so a deployment
 /// can match it to the function's timeout.

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 /// The fields of one record, as raw JSON; `None` when absent.
 #[derive(Clone, Default)]
-pub(crate) struct RecordFields<'a> {
+pub(crate) struct RawRecord<'a> {
     pub(crate) event_id: Option<&'a RawValue>,
     pub(crate) event_name: Option<&'a RawValue>,
     pub(crate) aws_region: Option<&'a RawValue>,
@@ -117,7 +117,7 @@ macro_rules! not_an_object {
 struct RecordVisitor<'a>(PhantomData<&'a ()>);
 
 impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
-    type Value = Option<RecordFields<'a>>;
+    type Value = Option<RawRecord<'a>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a stream record")
@@ -126,7 +126,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
     not_an_object!();
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = RecordFields::default();
+        let mut fields = RawRecord::default();
         while let Some(key) = map.next_key::<RecordKey>()? {
             match key {
                 RecordKey::EventId => fields.event_id = Some(map.next_value::<&'de RawValue>()?),
@@ -147,10 +147,10 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for RecordFields<'a> {
+impl<'de: 'a, 'a> Deserialize<'de> for RawRecord<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let fields = deserializer.deserialize_any(RecordVisitor(PhantomData))?;
-        Ok(fields.unwrap_or(RecordFields { not_an_object: true, ..RecordFields::default() }))
+        Ok(fields.unwrap_or(RawRecord { not_an_object: true, ..RawRecord::default() }))
     }
 }
 

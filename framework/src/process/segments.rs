@@ -1,11 +1,13 @@
 //! The batch loop: records in stream order, each run of records handed to its route, stop
 //! at the first failure.
 
-use super::{order::into_stream_order, Failure, Invocation, SegmentFailure};
-use crate::payload::RawRecord;
+use super::order::into_stream_order;
+use crate::contract::{Failure, Invocation, SegmentFailure};
+use crate::error::Error;
+use crate::payload::Record;
+use crate::payload::SequenceNumber;
 use crate::route::RouteTable;
 use crate::source::{self, Identifier};
-use crate::{Error, SequenceNumber, StreamArn};
 
 /// How far a batch got, and for a window event the state to answer with.
 #[derive(Debug)]
@@ -29,7 +31,7 @@ pub(crate) struct Reported {
 }
 
 impl Reported {
-    fn of(record: &RawRecord<'_>, identifier: Identifier) -> Self {
+    fn of(record: &Record<'_>, identifier: Identifier) -> Self {
         let identifier = match identifier {
             Identifier::SequenceNumber => {
                 record.sequence_number().filter(|s| s.is_numeric()).map(SequenceNumber::to_string)
@@ -41,26 +43,24 @@ impl Reported {
 }
 
 /// The batch's records, in stream order, and how its answer names them.
-fn records_in_order<'a>(decoded: &'a source::Decoded<'_>) -> (Vec<RawRecord<'a>>, Identifier) {
-    let fields = decoded.records();
-    let mut records: Vec<RawRecord<'a>> =
-        fields.iter().enumerate().map(|(position, raw)| RawRecord::parse(position, raw)).collect();
+fn records_in_order<'a>(ingested: &'a source::Ingested<'_>) -> (Vec<Record<'a>>, Identifier) {
+    let fields = ingested.records();
+    let mut records: Vec<Record<'a>> =
+        fields.iter().enumerate().map(|(position, raw)| Record::parse(position, raw)).collect();
     into_stream_order(&mut records);
-    (records, decoded.identifier())
+    (records, ingested.identifier())
 }
 
 /// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload
 /// that is not a stream event, a record of a stream nobody routes, a window's state or
 /// final step that failed.
 pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Invocation) -> Result<Outcome, Error> {
-    let decoded = source::decode(payload)?;
-    let (records, identifier) = records_in_order(&decoded);
-    let stream = records
-        .iter()
-        .find_map(|r| r.table_name().or_else(|| r.event_source_arn().and_then(StreamArn::parse).map(|arn| arn.table)));
+    let ingested = source::ingest(payload)?;
+    let (records, identifier) = records_in_order(&ingested);
+    let stream = records.iter().find_map(|r| r.table());
     let created = records.iter().filter_map(|r| r.parsed.as_ref().ok()?.dynamodb.approximate_creation_date_time);
     invocation.stats.received(records.len(), stream, created);
-    if let Some(window) = decoded.window() {
+    if let Some(window) = ingested.window() {
         let route = table.window_for(&records, &window.event_source_arn)?;
         invocation.progress.start(records.len());
         let run = route.fold(&records, window, invocation).await?;
@@ -110,14 +110,14 @@ pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Inv
 /// processed. A window event cannot be answered so (its state is in the abandoned work):
 /// it fails, and Lambda retries it with the state it started with.
 pub(crate) fn outcome_so_far(payload: &[u8], invocation: &Invocation, failure: Failure) -> Result<Outcome, Error> {
-    let decoded = source::decode(payload)?;
-    if decoded.window().is_some() {
+    let ingested = source::ingest(payload)?;
+    if ingested.window().is_some() {
         return Err(Error::Window(format!(
             "the window's batch did not finish ({failure}): nothing is answered, and Lambda retries it with the \
              state it started with"
         )));
     }
-    let (records, identifier) = records_in_order(&decoded);
+    let (records, identifier) = records_in_order(&ingested);
     match invocation.progress.first_pending().filter(|&index| index < records.len()) {
         None => Ok(Outcome::Completed { records: records.len(), state: None }),
         Some(index) => Ok(Outcome::Stopped {
@@ -133,16 +133,16 @@ pub(crate) fn outcome_so_far(payload: &[u8], invocation: &Invocation, failure: F
 /// a record without one): the redrive reports each record by it.
 #[cfg(feature = "redrive")]
 pub(crate) fn identifiers(payload: &[u8]) -> Result<Vec<Option<String>>, Error> {
-    let decoded = source::decode(payload)?;
-    let (records, identifier) = records_in_order(&decoded);
+    let ingested = source::ingest(payload)?;
+    let (records, identifier) = records_in_order(&ingested);
     Ok(records.iter().map(|record| Reported::of(record, identifier).identifier).collect())
 }
 
 /// A record too malformed to name its stream fails where it stands.
-fn unroutable_malformed(record: &RawRecord<'_>) -> SegmentFailure {
+fn unroutable_malformed(record: &Record<'_>) -> SegmentFailure {
     let error = match &record.parsed {
         Err(malformed) => malformed.error.clone(),
-        Ok(_) => crate::DecodeError::new("record", "eventSourceARN", "missing"),
+        Ok(_) => crate::decode_error::DecodeError::new("record", "eventSourceARN", "missing"),
     };
     SegmentFailure { index: 0, failure: Failure::Decode(error) }
 }

@@ -3,9 +3,11 @@
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use super::{decode_image, DecodeError};
-use crate::change::{creation_time, Change, ChangeKind, EventName, Metadata};
-use crate::payload::{RawRecord, StreamArn, WireRecord};
+use super::image::decode_image;
+use crate::change::{creation_time, Change, ChangeKind, Metadata};
+use crate::decode_error::DecodeError;
+use crate::payload::EventName;
+use crate::payload::{table_of, Record, WireRecord};
 
 /// Decodes keys and the images the view type carries. An image the view type promises but
 /// the record lacks is an error; an image it does not promise is ignored, never guessed at.
@@ -45,11 +47,7 @@ fn metadata(record: &WireRecord<'_>) -> Metadata {
         sequence_number: stream.sequence_number.clone(),
         event_id: record.event_id.as_ref().to_owned(),
         event_name: record.event_name,
-        table_name: record
-            .table_name
-            .as_deref()
-            .or_else(|| StreamArn::parse(&record.event_source_arn).map(|arn| arn.table))
-            .map(str::to_owned),
+        table_name: table_of(record.table_name.as_deref(), Some(&record.event_source_arn)).map(str::to_owned),
         stream_arn: record.event_source_arn.as_ref().to_owned(),
         region: record.aws_region.as_ref().to_owned(),
         approximate_creation_time: stream.approximate_creation_date_time.and_then(creation_time),
@@ -60,7 +58,7 @@ fn metadata(record: &WireRecord<'_>) -> Metadata {
 }
 
 /// Decodes a record of the batch, or returns why it could not even be parsed.
-pub(crate) fn decode_record<T, K>(record: &RawRecord<'_>) -> Result<Change<T, K>, DecodeError>
+pub(crate) fn decode_record<T, K>(record: &Record<'_>) -> Result<Change<T, K>, DecodeError>
 where
     T: DeserializeOwned + 'static,
     K: DeserializeOwned + 'static,

@@ -2,12 +2,11 @@
 
 use tracing::Span;
 
-use crate::payload::RawRecord;
-use crate::StreamArn;
+use crate::payload::Record;
 
 /// Logs a record's keys and images as sent (DynamoDB JSON), for routes that opted in with
 /// `log_items`.
-pub(crate) fn log_record_contents(record: &RawRecord<'_>) {
+pub(crate) fn log_record_contents(record: &Record<'_>) {
     if let Ok(wire) = &record.parsed {
         let image = |raw: Option<&serde_json::value::RawValue>| raw.map_or("-", |raw| raw.get()).to_owned();
         tracing::info!(
@@ -21,11 +20,10 @@ pub(crate) fn log_record_contents(record: &RawRecord<'_>) {
 
 /// A span naming the record (table, event name, sequence number, event id), never its
 /// contents.
-pub(crate) fn record_span(record: &RawRecord<'_>) -> Span {
-    let table = record.event_source_arn().and_then(StreamArn::parse).map(|arn| arn.table);
+pub(crate) fn record_span(record: &Record<'_>) -> Span {
     tracing::info_span!(
         "record",
-        table = table.unwrap_or("?"),
+        table = record.table().unwrap_or("?"),
         event_name = record.event_name().map_or("?", |e| e.as_str()),
         sequence_number = record.sequence_number().map_or("?", |s| s.as_str()),
         event_id = record.event_id().unwrap_or("?"),

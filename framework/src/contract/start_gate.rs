@@ -1,4 +1,6 @@
-//! The time an invocation may spend on records before it must answer Lambda.
+//! Whether a record may start: the invocation's time (its deadline less the margin, so the
+//! answer reaches Lambda first), a stop (the answer sent without its worker, a runner's stop
+//! request), and the caller's own condition (a runner's lease).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,11 +10,12 @@ use std::time::{Duration, SystemTime};
 use futures_util::future::Either;
 use tokio::time::Instant;
 
-/// When processing must stop: the invocation's deadline less a safety margin, so the
-/// response is sent before Lambda's timeout turns the whole batch into a failure. It can
-/// also be stopped early, once the invocation has been answered without its worker.
+/// Whether a record may start, and when running work must be abandoned: the invocation's
+/// deadline less a safety margin, so the response is sent before Lambda's timeout turns the
+/// whole batch into a failure. It also closes when stopped (the invocation answered
+/// without its worker, a stop request) or when the caller's own condition fails.
 #[derive(Clone)]
-pub(crate) struct Deadline {
+pub(crate) struct StartGate {
     cutoff: Option<Instant>,
     /// Lambda's deadline itself, on the system clock.
     at: Option<SystemTime>,
@@ -21,13 +24,13 @@ pub(crate) struct Deadline {
     may_start: Option<super::control::MayStart>,
 }
 
-impl std::fmt::Debug for Deadline {
+impl std::fmt::Debug for StartGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deadline").field("cutoff", &self.cutoff).field("at", &self.at).finish_non_exhaustive()
+        f.debug_struct("StartGate").field("cutoff", &self.cutoff).field("at", &self.at).finish_non_exhaustive()
     }
 }
 
-impl Deadline {
+impl StartGate {
     /// From the Lambda context's deadline. Lambda sends epoch milliseconds. A deadline of 0,
     /// as in `Context::default()`, means none is known: records are never cut short. A value
     /// too small to be an epoch timestamp (before 2001) is a time budget from now: that is
@@ -75,7 +78,7 @@ impl Deadline {
 
     /// Whether the margin has been reached (or processing was stopped): no further record
     /// may start.
-    pub(crate) fn expired(&self) -> bool {
+    pub(crate) fn closed(&self) -> bool {
         self.stopped.load(Ordering::Acquire)
             || self.cutoff.is_some_and(|cutoff| Instant::now() >= cutoff)
             || self.may_start.as_ref().is_some_and(|may_start| !may_start())
@@ -95,7 +98,7 @@ impl Deadline {
 
 #[cfg(test)]
 mod tests {
-    use super::Deadline;
+    use super::StartGate;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     fn in_ms(ms: u64) -> u64 {
@@ -105,34 +108,34 @@ mod tests {
 
     #[tokio::test]
     async fn no_known_deadline_never_expires() {
-        let deadline = Deadline::new(0, Duration::from_secs(1));
-        assert!(!deadline.expired());
+        let deadline = StartGate::new(0, Duration::from_secs(1));
+        assert!(!deadline.closed());
         assert_eq!(deadline.run(Box::pin(async { 7 })).await.ok(), Some(7));
     }
 
     #[tokio::test]
     async fn margin_is_taken_off_the_deadline() {
-        assert!(Deadline::new(in_ms(500), Duration::from_secs(1)).expired());
-        assert!(!Deadline::new(in_ms(60_000), Duration::from_secs(1)).expired());
+        assert!(StartGate::new(in_ms(500), Duration::from_secs(1)).closed());
+        assert!(!StartGate::new(in_ms(60_000), Duration::from_secs(1)).closed());
     }
 
     #[tokio::test]
     async fn a_small_deadline_is_a_budget_from_now() {
-        assert!(!Deadline::new(600_000, Duration::from_secs(1)).expired());
-        assert!(Deadline::new(500, Duration::from_secs(1)).expired());
+        assert!(!StartGate::new(600_000, Duration::from_secs(1)).closed());
+        assert!(StartGate::new(500, Duration::from_secs(1)).closed());
     }
 
     #[tokio::test]
     async fn work_past_the_margin_is_abandoned() {
-        let deadline = Deadline::new(in_ms(1_100), Duration::from_secs(1));
+        let deadline = StartGate::new(in_ms(1_100), Duration::from_secs(1));
         let slow = Box::pin(tokio::time::sleep(Duration::from_secs(30)));
         assert!(deadline.run(slow).await.is_err());
     }
 
     #[tokio::test]
     async fn a_stopped_deadline_has_expired() {
-        let deadline = Deadline::new(0, Duration::from_secs(1));
+        let deadline = StartGate::new(0, Duration::from_secs(1));
         deadline.clone().stop();
-        assert!(deadline.expired());
+        assert!(deadline.closed());
     }
 }

@@ -6,11 +6,13 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
 
+use super::failure::Failure;
+use super::invocation::Invocation;
 use super::isolation::Entered;
-use super::{Failure, Invocation};
 
 /// Runs a handler's future in the invocation's handler runtime, containing its panic and
-/// abandoning it at the deadline margin.
+/// abandoning it at the deadline margin; its time counts as handler time in the
+/// invocation's metrics.
 ///
 /// `work` should call the handler inside its body (`async { handler.call(x).await }`) so
 /// that a panic raised while creating the future is caught too. An abandoned future is
@@ -18,11 +20,14 @@ use super::{Failure, Invocation};
 pub(crate) async fn guarded<F: Future>(work: F, invocation: &Invocation) -> Result<F::Output, Failure> {
     let work = Entered::new(
         invocation.handlers.clone(),
-        invocation.deadline.at(),
+        invocation.gate.at(),
         invocation.control.redrive,
         AssertUnwindSafe(work).catch_unwind(),
     );
-    match invocation.deadline.run(work).await {
+    let started = std::time::Instant::now();
+    let outcome = invocation.gate.run(work).await;
+    invocation.stats.handler_time(started.elapsed());
+    match outcome {
         Ok(Ok(output)) => Ok(output),
         Ok(Err(panic)) => {
             let message = panic_message(panic);

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 
-use crate::{BoxError, DecodeError};
+use crate::decode_error::DecodeError;
+use crate::error::BoxError;
 
 /// The reason a record is reported as a batch item failure.
 #[derive(Debug)]
@@ -33,20 +34,22 @@ impl Failure {
     }
 }
 
-/// Why the reported record failed, as a caller that keeps it sees it (the runner: its
-/// on-failure sink gets the reason; a record that never ran is no failed attempt).
+/// The record a batch stopped at, as the runner and the redrive read it (Lambda gets its
+/// identifier in the answer instead): its position among the payload's records, why it
+/// failed (the runner's on-failure sink gets the reason), and whether it ran (a record that
+/// never started, or was abandoned when the invocation was stopped, is no failed attempt).
 #[derive(Clone, Debug)]
-#[cfg_attr(not(feature = "runner"), allow(dead_code))]
-pub(crate) struct FailureNote {
+#[cfg_attr(not(any(feature = "runner", feature = "redrive")), allow(dead_code))]
+pub(crate) struct FirstFailure {
+    pub(crate) position: usize,
     pub(crate) reason: String,
-    /// Whether the record ran (a handler or decoding failed), rather than not starting or
-    /// being abandoned when the invocation was stopped.
     pub(crate) ran: bool,
 }
 
-impl FailureNote {
-    pub(crate) fn of(failure: &Failure) -> Self {
-        Self { reason: failure.to_string(), ran: !matches!(failure, Failure::NotStarted | Failure::Abandoned) }
+impl FirstFailure {
+    pub(crate) fn of(position: usize, failure: &Failure) -> Self {
+        let ran = !matches!(failure, Failure::NotStarted | Failure::Abandoned);
+        Self { position, reason: failure.to_string(), ran }
     }
 }
 

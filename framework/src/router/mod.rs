@@ -1,6 +1,8 @@
 //! The router: one route per stream, an optional fallback, and the options that govern a
 //! batch.
 
+pub(crate) mod serve;
+
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +11,13 @@ use lambda_runtime::Context;
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::{IntoRoute, RouteKind, RouteTable};
+use crate::contract::{Control, Failure, FirstFailure, Invocation, Isolation, StartGate};
+use crate::error::Error;
 use crate::metrics::{emf, to_stdout, MetricsConfig, Stats, Summary};
 use crate::payload::StreamArn;
-use crate::process::{supervise, Control, Deadline, Failure, FailureNote, Invocation, Isolation, Outcome};
+use crate::process::{supervise, Outcome};
 use crate::response::{respond, BatchResponse};
-use crate::Error;
+use crate::route::{IntoRoute, RouteKind, RouteTable};
 
 /// The default time kept in hand before the invocation deadline: records stop starting,
 /// and a running handler is abandoned, this long before Lambda would time out.
@@ -37,10 +40,10 @@ pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 pub struct Router {
     table: Arc<RouteTable>,
     isolation: Isolation,
-    pub(crate) deadline_margin: Option<Duration>,
+    deadline_margin: Option<Duration>,
     error_when_nothing_processed: bool,
-    pub(crate) per_key: Option<NonZeroUsize>,
-    pub(crate) metrics: Option<MetricsConfig>,
+    per_key: Option<NonZeroUsize>,
+    metrics: Option<MetricsConfig>,
 }
 
 impl Default for Router {
@@ -50,6 +53,12 @@ impl Default for Router {
 }
 
 impl Router {
+    /// Where its metrics go, if it emits them (the runner's progress lines go there too).
+    #[cfg_attr(not(feature = "runner"), allow(dead_code))]
+    pub(crate) fn metrics_config(&self) -> Option<&MetricsConfig> {
+        self.metrics.as_ref()
+    }
+
     /// A router with no routes.
     pub fn new() -> Self {
         Self {
@@ -80,7 +89,7 @@ impl Router {
              name the table instead to route every stream of it"
         );
         let table = Arc::make_mut(&mut self.table);
-        let route = route.into_route_with(&table.states);
+        let route = route.into_route(&table.states);
         let kind = if stream.starts_with("arn:") { "ARN" } else { "table" };
         let what = if matches!(route.inner, RouteKind::Plain(_)) { "a route" } else { "a window route" };
         let (names, index) = table.register(route.inner);
@@ -101,7 +110,7 @@ impl Router {
     #[track_caller]
     pub fn fallback<M>(mut self, route: impl IntoRoute<M>) -> Self {
         let table = Arc::make_mut(&mut self.table);
-        let route = route.into_route_with(&table.states);
+        let route = route.into_route(&table.states);
         let (names, index) = table.register(route.inner);
         assert!(names.fallback.replace(index).is_none(), "the router already has a fallback route of this kind");
         self
@@ -196,13 +205,13 @@ impl Router {
         self.handle_reporting(payload, context).await.map(|(response, _)| response)
     }
 
-    /// As [`handle_bytes`](Self::handle_bytes), with why the reported record failed (the
-    /// handler's error, the decode error...), for callers that keep it.
+    /// As [`handle_bytes`](Self::handle_bytes), with the record the batch stopped at (its
+    /// position among the payload's records, and why it failed), for callers that keep it.
     pub(crate) async fn handle_reporting(
         &self,
         payload: bytes::Bytes,
         context: &Context,
-    ) -> Result<(BatchResponse, Option<FailureNote>), Error> {
+    ) -> Result<(BatchResponse, Option<FirstFailure>), Error> {
         self.handle_controlled(payload, context, Control::default()).await
     }
 
@@ -213,18 +222,18 @@ impl Router {
         payload: bytes::Bytes,
         context: &Context,
         control: Control,
-    ) -> Result<(BatchResponse, Option<FailureNote>), Error> {
+    ) -> Result<(BatchResponse, Option<FirstFailure>), Error> {
         let span = tracing::info_span!("invocation", request_id = %context.request_id, deadline_ms = context.deadline);
         async {
             let margin = self.deadline_margin.unwrap_or(DEFAULT_DEADLINE_MARGIN);
-            let deadline = Deadline::new(context.deadline, margin);
-            if deadline.expired() {
+            let gate = StartGate::new(context.deadline, margin);
+            if gate.closed() {
                 // Lambda starts every invocation with its whole timeout: no time at the start
                 // means the margin is set at or above the timeout, and no record would ever run.
                 let error = Error::Config(format!(
                     "the deadline margin ({} ms) leaves no time in this invocation: set {} below the function timeout",
                     margin.as_millis(),
-                    crate::DEADLINE_MARGIN_ENV
+                    crate::router::serve::DEADLINE_MARGIN_ENV
                 ));
                 tracing::error!(%error);
                 return Err(error);
@@ -233,7 +242,7 @@ impl Router {
             // cannot cancel each other's work when one is abandoned.
             let mut slot = self.isolation.checkout();
             let invocation = Arc::new(Invocation {
-                deadline: deadline.steered_by(&control),
+                gate: gate.steered_by(&control),
                 per_key: self.per_key,
                 stats: Stats::new(),
                 progress: Arc::clone(&control.progress),
@@ -247,7 +256,7 @@ impl Router {
                 emit(metrics, &outcome, &invocation.stats, context);
             }
             let failure = match &outcome {
-                Outcome::Stopped { failure, .. } => Some(FailureNote::of(failure)),
+                Outcome::Stopped { record, failure, .. } => Some(FirstFailure::of(record.position, failure)),
                 Outcome::Completed { .. } => None,
             };
             respond(outcome, self.error_when_nothing_processed).map(|response| (response, failure))

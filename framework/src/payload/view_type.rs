@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::EventName;
+use super::event_name::EventName;
 
 /// The stream's `StreamViewType`: which item images its records carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]

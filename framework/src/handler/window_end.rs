@@ -5,8 +5,8 @@ use std::future::Future;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::{State, States};
-use crate::BoxError;
+use super::state::{State, States};
+use crate::error::BoxError;
 
 /// What a window's final step gets: the state folded over every change of the window (one
 /// shard's changes, in stream order), the window's bounds and shard.
@@ -34,8 +34,7 @@ pub struct WindowEnd<S> {
 }
 
 /// The final step, bound to the router's states.
-#[doc(hidden)]
-pub type EndStep<S> = Box<dyn Fn(WindowEnd<S>) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
+pub(crate) type EndStep<S> = Box<dyn Fn(WindowEnd<S>) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
 
 /// A window's final step: `async fn(WindowEnd<S>) -> Result<(), E>`, or with the router's
 /// state first, `async fn(State<X>, WindowEnd<S>) -> Result<(), E>`. `M` only tells the two

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use super::{Control, Deadline, Progress};
+use super::control::Control;
+use super::progress::Progress;
+use super::start_gate::StartGate;
 use crate::metrics::Stats;
 
 /// One invocation's shared state, handed to every route that processes its records.
 pub(crate) struct Invocation {
-    pub(crate) deadline: Deadline,
+    pub(crate) gate: StartGate,
     /// Per-key concurrency, when on.
     pub(crate) per_key: Option<NonZeroUsize>,
     pub(crate) stats: Stats,

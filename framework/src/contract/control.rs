@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use super::progress::Progress;
 use super::replay::Redrive;
-use super::Progress;
 
 /// Whether a record may start now, asked before each record (the runner: while its lease
 /// on the shard is valid).
