@@ -1,5 +1,5 @@
 //! The contract between a batch's processing and its routes: what a route is given (the
-//! [`Invocation`]: its deadline, its stop control, the progress it marks, the handler
+//! [`Invocation`]: its start gate (time, stop, lease), its stop control, the progress it marks, the handler
 //! runtime it runs on), how it runs a handler ([`guarded`]: panics contained, the deadline
 //! kept), and what it answers ([`SegmentFailure`], the first record that failed and why).
 //! Routes (`route/`) implement it, the batch's processing (`process/`) drives it; it

@@ -1,5 +1,5 @@
-//! The router: one route per stream, an optional fallback, and the options that govern a
-//! batch.
+//! The router: one route per stream, an optional fallback, the options that govern a batch,
+//! one batch in and its answer out; `serve` runs it on the Lambda runtime.
 
 pub(crate) mod serve;
 

@@ -72,8 +72,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         let mut stop = stop.clone();
         let interval = self.settings.checkpoint_interval;
         let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
-        let (mut saved, mut stopping, mut lease_gone) = (0usize, false, false);
-        let mut abandon_at: Option<Instant> = None;
+        let mut state = CallState::default();
         // A timer checkpoint being written, beside the other events.
         let mut saving = None;
         let result = loop {
@@ -81,45 +80,35 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
                 biased;
                 // Before the call is polled: a stop seen (asked during the page's read, say)
                 // starts no record, not even the first.
-                _ = stop.wait_for(|asked| *asked), if !stopping => {
-                    stopping = true;
-                    control.stop();
-                    let at = Instant::now() + self.settings.shutdown_timeout;
-                    abandon_at = Some(abandon_at.map_or(at, |earlier| earlier.min(at)));
+                _ = stop.wait_for(|asked| *asked), if !state.stopping => {
+                    state.stop_asked(&control, Instant::now() + self.settings.shutdown_timeout);
                     tracing::info!(
                         shard_id = %id, timeout = ?self.settings.shutdown_timeout,
                         "stopping: no further record starts; waiting for the records in flight"
                     );
                 }
                 result = &mut call => break result,
-                () = sleep_until(abandon_at), if abandon_at.is_some() => {
-                    abandon_at = None;
+                () = sleep_until(state.abandon_at), if state.abandon_at.is_some() => {
+                    state.abandon_due(&control);
                     tracing::warn!(shard_id = %id, "records still in flight abandoned, and not checkpointed");
-                    control.abandon();
                 }
-                () = leases.lapsed(&id), if !lease_gone => {
-                    lease_gone = true;
-                    control.stop();
+                () = leases.lapsed(&id), if !state.lease_gone => {
                     // Records still running must end before a standby could start.
-                    let at = leases.hard_until(&id).unwrap_or_else(Instant::now);
-                    abandon_at = Some(abandon_at.map_or(at, |earlier| earlier.min(at)));
+                    state.lease_lost(&control, leases.hard_until(&id).unwrap_or_else(Instant::now));
                     tracing::warn!(shard_id = %id, "the shard's lease lapsed or was taken over: no further record of it starts here");
                 }
                 Some((done, next, outcome)) = OptionFuture::from(saving.as_mut()), if saving.is_some() => {
                     saving = None;
                     match self.saved(shard, done, next, outcome, report) {
-                        Ok(true) => saved = done,
-                        Ok(false) => {
-                            lease_gone = true;
-                            control.stop();
-                        }
+                        Ok(true) => state.saved = done,
+                        Ok(false) => state.shard_lost(&control),
                         // The store may be back by the next tick; the final checkpoint decides.
                         Err(error) => tracing::warn!(shard_id = %id, %error, "could not checkpoint; trying again at the next tick"),
                     }
                 }
-                _ = tick.tick(), if !lease_gone && saving.is_none() => {
+                _ = tick.tick(), if !state.lease_gone && saving.is_none() => {
                     let done = control.done_from_start(chunk);
-                    if let Some(next) = self.next_checkpoint(shard, done).filter(|_| done > saved) {
+                    if let Some(next) = self.next_checkpoint(shard, done).filter(|_| done > state.saved) {
                         let expected = shard.stored.clone();
                         let lag = shard.lag;
                         let id = id.clone();
@@ -139,7 +128,7 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         if let Some(pending_save) = saving.take() {
             let (done, next, outcome) = pending_save.await;
             match self.saved(shard, done, next, outcome, report) {
-                Ok(true) => saved = done,
+                Ok(true) => state.saved = done,
                 Ok(false) => {}
                 Err(error) => tracing::warn!(shard_id = %id, %error, "could not checkpoint"),
             }
@@ -154,24 +143,8 @@ impl<S: StreamSource, C: CheckpointStore> Runner<S, C> {
         if shard.phase != Phase::Reading {
             return Ok(());
         }
-        let (processed, failure) = match result {
-            Ok((_, None)) => (chunk, None),
-            // The failed record's position in the call's payload: the chunk's own order.
-            Ok((_, Some(first))) if first.position < chunk => (first.position, Some(first)),
-            Ok((_, Some(first))) => {
-                let error = crate::error::Error::NotAStreamEvent(format!(
-                    "the router reported record {} of a call of {chunk} records",
-                    first.position
-                ));
-                return Err(RunnerError::Router(error));
-            }
-            // Record-level: the failed record could not be named, or nothing was processed.
-            Err(error @ (crate::error::Error::Unreportable { .. } | crate::error::Error::NothingProcessed { .. })) => {
-                (0, Some(FirstFailure { position: 0, reason: error.to_string(), ran: true }))
-            }
-            Err(error) => return Err(RunnerError::Router(error)),
-        };
-        if processed > saved && !self.checkpoint_through(arn, shard, processed, report).await? {
+        let (processed, failure) = answered(result.map(|(_, first)| first), chunk)?;
+        if processed > state.saved && !self.checkpoint_through(arn, shard, processed, report).await? {
             return Ok(());
         }
         shard.pending.drain(..processed);
@@ -239,5 +212,109 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// What a batch's call has seen while it runs.
+#[derive(Debug, Default)]
+struct CallState {
+    /// How many records from the chunk's start are checkpointed.
+    saved: usize,
+    /// A stop was asked: no record starts from then on.
+    stopping: bool,
+    /// The shard's lease lapsed, or a checkpoint found another owner: no record of it starts.
+    lease_gone: bool,
+    /// When the records still in flight are abandoned.
+    abandon_at: Option<Instant>,
+}
+
+impl CallState {
+    /// A stop was asked: nothing more starts, and what runs is abandoned at `abandon_by`.
+    fn stop_asked(&mut self, control: &Control, abandon_by: Instant) {
+        self.stopping = true;
+        control.stop();
+        self.abandon_by(abandon_by);
+    }
+
+    /// The lease lapsed: nothing more starts, and what runs is abandoned at `abandon_by`
+    /// (before a standby could take the shard).
+    fn lease_lost(&mut self, control: &Control, abandon_by: Instant) {
+        self.lease_gone = true;
+        control.stop();
+        self.abandon_by(abandon_by);
+    }
+
+    /// A checkpoint found the shard owned by another runner: nothing more starts.
+    fn shard_lost(&mut self, control: &Control) {
+        self.lease_gone = true;
+        control.stop();
+    }
+
+    /// The time to abandon what still runs has come.
+    fn abandon_due(&mut self, control: &Control) {
+        self.abandon_at = None;
+        control.abandon();
+    }
+
+    fn abandon_by(&mut self, at: Instant) {
+        self.abandon_at = Some(self.abandon_at.map_or(at, |earlier| earlier.min(at)));
+    }
+}
+
+/// What the router's answer to a call of `chunk` records means: how many of them, from the
+/// first, were processed, and the failure of the next one, if any. A failure the router
+/// could not place (a record it could not name, or none processed) is the first record's.
+fn answered(
+    answer: Result<Option<FirstFailure>, crate::error::Error>,
+    chunk: usize,
+) -> Result<(usize, Option<FirstFailure>), RunnerError> {
+    use crate::error::Error;
+    match answer {
+        Ok(None) => Ok((chunk, None)),
+        // The failed record's position in the call's payload: the chunk's own order.
+        Ok(Some(first)) if first.position < chunk => Ok((first.position, Some(first))),
+        Ok(Some(first)) => Err(RunnerError::Router(Error::NotAStreamEvent(format!(
+            "the router reported record {} of a call of {chunk} records",
+            first.position
+        )))),
+        Err(error @ (Error::Unreportable { .. } | Error::NothingProcessed { .. })) => {
+            Ok((0, Some(FirstFailure { position: 0, reason: error.to_string(), ran: true })))
+        }
+        Err(error) => Err(RunnerError::Router(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{answered, CallState};
+    use crate::contract::{Control, FirstFailure};
+    use crate::error::Error;
+    use tokio::time::{Duration, Instant};
+
+    fn failed(position: usize) -> FirstFailure {
+        FirstFailure { position, reason: "handler error: no".into(), ran: true }
+    }
+
+    #[test]
+    fn an_answer_says_how_many_records_were_processed_and_which_failed() {
+        assert!(matches!(answered(Ok(None), 5), Ok((5, None))));
+        assert!(matches!(answered(Ok(Some(failed(2))), 5), Ok((2, Some(f))) if f.position == 2));
+        assert!(answered(Ok(Some(failed(5))), 5).is_err(), "a position past the call is no answer");
+        let nothing = Error::NothingProcessed { sequence_number: "1".into(), failure: "no".into() };
+        assert!(matches!(answered(Err(nothing), 5), Ok((0, Some(f))) if f.ran));
+        assert!(answered(Err(Error::NotAStreamEvent("x".into())), 5).is_err());
+    }
+
+    #[test]
+    fn records_in_flight_are_abandoned_at_the_earliest_time_asked() {
+        let (control, now) = (Control::default(), Instant::now());
+        let mut state = CallState::default();
+        state.stop_asked(&control, now + Duration::from_secs(10));
+        state.lease_lost(&control, now + Duration::from_secs(3));
+        state.stop_asked(&control, now + Duration::from_secs(20));
+        assert_eq!(state.abandon_at, Some(now + Duration::from_secs(3)));
+        assert!(state.stopping && state.lease_gone);
+        state.abandon_due(&control);
+        assert_eq!(state.abandon_at, None);
     }
 }
