@@ -2,7 +2,6 @@
 //! route, the whole supervised against panics and the invocation deadline; the outcome says
 //! which record failed first.
 
-mod order;
 mod segments;
 mod supervise;
 

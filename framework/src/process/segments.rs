@@ -1,7 +1,6 @@
-//! The batch loop: records in stream order, each run of records handed to its route, stop
-//! at the first failure.
+//! The batch loop: the ingested records (in stream order), each run of one stream's records
+//! handed to its route, stop at the first failure.
 
-use super::order::into_stream_order;
 use crate::contract::{Failure, Invocation, SegmentFailure};
 use crate::error::Error;
 use crate::payload::Record;
@@ -42,21 +41,12 @@ impl Reported {
     }
 }
 
-/// The batch's records, in stream order, and how its answer names them.
-fn records_in_order<'a>(ingested: &'a source::Ingested<'_>) -> (Vec<Record<'a>>, Identifier) {
-    let fields = ingested.records();
-    let mut records: Vec<Record<'a>> =
-        fields.iter().enumerate().map(|(position, raw)| Record::parse(position, raw)).collect();
-    into_stream_order(&mut records);
-    (records, ingested.identifier())
-}
-
 /// Processes a payload. Returns `Err` only for what fails the whole invocation: a payload
 /// that is not a stream event, a record of a stream nobody routes, a window's state or
 /// final step that failed.
 pub(crate) async fn process(table: &RouteTable, payload: &[u8], invocation: &Invocation) -> Result<Outcome, Error> {
     let ingested = source::ingest(payload)?;
-    let (records, identifier) = records_in_order(&ingested);
+    let (records, identifier) = ingested.records_in_order();
     let stream = records.iter().find_map(|r| r.table());
     let created = records.iter().filter_map(|r| r.parsed.as_ref().ok()?.dynamodb.approximate_creation_date_time);
     invocation.stats.received(records.len(), stream, created);
@@ -117,7 +107,7 @@ pub(crate) fn outcome_so_far(payload: &[u8], invocation: &Invocation, failure: F
              state it started with"
         )));
     }
-    let (records, identifier) = records_in_order(&ingested);
+    let (records, identifier) = ingested.records_in_order();
     match invocation.progress.first_pending().filter(|&index| index < records.len()) {
         None => Ok(Outcome::Completed { records: records.len(), state: None }),
         Some(index) => Ok(Outcome::Stopped {
@@ -134,7 +124,7 @@ pub(crate) fn outcome_so_far(payload: &[u8], invocation: &Invocation, failure: F
 #[cfg(feature = "redrive")]
 pub(crate) fn identifiers(payload: &[u8]) -> Result<Vec<Option<String>>, Error> {
     let ingested = source::ingest(payload)?;
-    let (records, identifier) = records_in_order(&ingested);
+    let (records, identifier) = ingested.records_in_order();
     Ok(records.iter().map(|record| Reported::of(record, identifier).identifier).collect())
 }
 

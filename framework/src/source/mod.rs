@@ -1,6 +1,7 @@
-//! Sources: the shapes in which DynamoDB changes reach a function. Each source turns its
-//! envelope into the records the rest of the pipeline handles, and says how the answer
-//! names a failed record; nothing after this module knows which source a batch came from.
+//! Ingest: a payload into its records, in stream order, with how the answer names a failed
+//! one (and a tumbling window's fields), whatever the shape in which the changes reached the
+//! function. Each source turns its envelope into the records the rest of the pipeline
+//! handles; nothing after this module knows which source a batch came from.
 //!
 //! - `stream_event`: a DynamoDB stream's event source mapping, `{"Records": [...]}`,
 //!   failures named by sequence number;
@@ -14,6 +15,7 @@
 
 mod envelope;
 mod kinesis;
+mod order;
 mod pipes;
 mod stream_event;
 mod window_fields;
@@ -21,7 +23,7 @@ mod window_fields;
 use std::borrow::Cow;
 
 use crate::error::Error;
-use crate::payload::RawRecord;
+use crate::payload::{RawRecord, Record};
 pub(crate) use envelope::{Identifier, SourceBatch};
 pub(crate) use stream_event::stream_event;
 pub(crate) use window_fields::WindowFields;
@@ -63,6 +65,16 @@ impl Ingested<'_> {
             })
             .collect();
         Cow::Owned(records)
+    }
+
+    /// The batch's records, each parsed alone, in stream order, and how the answer names
+    /// them.
+    pub(crate) fn records_in_order(&self) -> (Vec<Record<'_>>, Identifier) {
+        let fields = self.records();
+        let mut records: Vec<Record<'_>> =
+            fields.iter().enumerate().map(|(position, raw)| Record::parse(position, raw)).collect();
+        order::into_stream_order(&mut records);
+        (records, self.identifier())
     }
 
     /// How the answer names a failed record.
