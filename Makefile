@@ -35,9 +35,11 @@ failures: $(TOOLS) ## Invoke the fault-injection function with every fixture and
 
 test: lint unit template doctor-check invoke-check invoke outside crash demo msrv package examples starter ## Everything CI runs: lints, docs, tests, template, runtime checks, the demo, the crate as published, the examples, the starter
 
-lint: ## cargo fmt, clippy and rustdoc, warnings as errors
+lint: ## cargo fmt, clippy (every feature, and the framework with each feature alone, as users build it) and rustdoc, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+	for features in "" dynamodb runner redrive testing; do \
+		cargo clippy --locked -p ddbstream $${features:+--features $$features} -- -D warnings || exit 1; done
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 
 unit: $(TOOLS) ## Unit, property and workspace tests; DynamoDB tests against moto on 127.0.0.1

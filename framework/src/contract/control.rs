@@ -41,6 +41,7 @@ impl Control {
     }
 
     /// The invocation is a redrive, treating forgotten records as `redrive` says.
+    #[cfg_attr(not(feature = "redrive"), allow(dead_code))]
     pub(crate) fn redriven(mut self, redrive: Redrive) -> Self {
         self.redrive = Some(redrive);
         self

@@ -25,6 +25,7 @@ use std::borrow::Cow;
 use crate::error::Error;
 use crate::payload::{RawRecord, Record};
 pub(crate) use envelope::{Identifier, SourceBatch};
+#[cfg(any(feature = "runner", feature = "redrive", feature = "testing"))]
 pub(crate) use stream_event::stream_event;
 pub(crate) use window_fields::WindowFields;
 

@@ -1,7 +1,7 @@
 //! A DynamoDB stream's event source mapping: `{"Records": [...]}`, each record left
 //! unparsed; failures are named by sequence number.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::envelope::{describe, from_payload, Identifier, SourceBatch};
 use super::window_fields::{Bounds, WindowFields};
@@ -10,8 +10,9 @@ use crate::payload::RawRecord;
 
 /// The event a stream's event source mapping sends for these records, `{"Records": [...]}`:
 /// what the runner, the redrive and the test kit hand a router.
-pub(crate) fn stream_event<T: Serialize>(records: &[T]) -> Result<Vec<u8>, serde_json::Error> {
-    #[derive(Serialize)]
+#[cfg(any(feature = "runner", feature = "redrive", feature = "testing"))]
+pub(crate) fn stream_event<T: serde::Serialize>(records: &[T]) -> Result<Vec<u8>, serde_json::Error> {
+    #[derive(serde::Serialize)]
     struct Event<'r, T> {
         #[serde(rename = "Records")]
         records: &'r [T],
