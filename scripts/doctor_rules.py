@@ -28,7 +28,8 @@ DYNAMODB_RETENTION_S = 24 * 3600
 S3_FIX = ("send discarded batches to an S3 bucket: `aws lambda update-event-source-mapping --uuid {uuid} "
           "--destination-config '{{\"OnFailure\":{{\"Destination\":\"arn:aws:s3:::BUCKET\"}}}}'` "
           "(DestinationConfig.OnFailure.Destination: arn:aws:s3:::BUCKET); Lambda writes the whole "
-          "invocation there, records included, and `make redrive BUCKET=...` reads it")
+          "invocation there, records included, and a redrive reads it (`ddbstream::redrive`; `make redrive` "
+          "for this repository's functions)")
 RETRY_FIX = ("bound them: `aws lambda update-event-source-mapping --uuid {uuid} --maximum-retry-attempts 5 "
              "--maximum-record-age-in-seconds 21600` (MaximumRetryAttempts: 5, MaximumRecordAgeInSeconds: 21600, "
              "below the stream's retention), so a failing batch goes to the on-failure destination within hours")
@@ -107,7 +108,7 @@ def findings(mapping, windows=None):
             f"Lambda reports \"{result}\": the last batch was not processed; it is retried, and once "
             "the retries or the record age run out it is discarded",
             "find the cause (the function's errors and timeouts in its logs, or its role's access to "
-            "the stream), fix it, then redrive what was discarded (`make redrive`)")
+            "the stream), fix it, then redrive what was discarded (`ddbstream::redrive`)")
 
     if "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
         add("FunctionResponseTypes", "LOSES",

@@ -237,12 +237,13 @@ def main():
                     and st.get("Condition", {}).get("StringEquals", {}).get("aws:ResourceAccount") != {"Ref": "AWS::AccountId"}]
         checks.check(f"{function}: its failure-bucket grants are pinned to the account (aws:ResourceAccount)", not unpinned, unpinned)
 
+    built = binaries(template_path)
     by_binary = {}
     for name, function in functions.items():
         binary = function.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
         by_binary.setdefault(binary, []).append(name)
-        checks.check(f"{name}: binary {binary} exists", binary in binaries(template_path), binary)
-    for binary in sorted(binaries(template_path) - {"fault-injection"}):
+        checks.check(f"{name}: binary {binary} exists", binary in built, binary)
+    for binary in sorted(built - {"fault-injection"}):
         checks.check(f"binary {binary}: exactly one function", len(by_binary.get(binary, [])) == 1, by_binary.get(binary))
 
     for name, function in functions.items():
